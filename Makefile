@@ -1,0 +1,59 @@
+# cryptoflow: the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.cryptoflow-installed
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_VERSION_CHECK := false
+export DBT_USE_COLORS := false
+
+.PHONY: help setup lock demo stop env status sandbox test test-fast lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install the pinned set (requirements.lock) with uv
+
+$(STAMP): requirements.lock pyproject.toml
+	@bash scripts/bootstrap.sh "$(PYTHON)" "$(VENV)" "$(UV_VERSION)"
+	@touch $@
+
+lock: setup ## re-pin requirements.lock from requirements.txt
+	$(UV) pip compile -q requirements.txt -o requirements.lock --python 3.11 --python-platform x86_64-unknown-linux-gnu
+
+demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts
+	@$(PY) -m cryptoflow.devstack demo
+
+stop: ## stop what `make demo` started, and nothing else
+	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack down; fi
+
+env: setup ## print exports for a shell that reaches the running stack: eval "$$(make -s env)"
+	@$(PY) -m cryptoflow.devstack env
+
+status: setup ## what of the local stack is running
+	@$(PY) -m cryptoflow.devstack status
+
+sandbox: setup ## run the API sandbox in the foreground
+	@$(PY) -m cryptoflow.sandbox
+
+test: setup ## run every test (unit, sandbox, DAG, end to end, dbt)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## the unit tests only
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup ## ruff (with the AIR rules) and sqlfluff on the dbt models
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/sqlfluff lint dbt_project/models --dialect postgres --templater jinja --processes 2
+
+bench: setup ## run the benchmarks; figures print and land as JSON under .local/bench/
+	@$(PY) -m bench
+
+clean: stop ## remove .local/ (the throwaway Postgres, Airflow home, logs) and dbt's target/
+	rm -rf .local dbt_project/target dbt_project/logs

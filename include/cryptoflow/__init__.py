@@ -1,0 +1,3 @@
+"""cryptoflow: Airflow 3 + dbt pipelines for CoinGecko, CoinMarketCap and CMC DEX data."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,310 @@
+"""The vocabulary in which each API is described once, as data.
+
+An :class:`Api` names its plans, base URLs, auth headers and endpoints; an :class:`Endpoint` names its
+path, default parameters, paginator, credit cost, plan gating and the rules a valid body must meet
+(:class:`BodyRule`). The client, the validation, the sandbox and the call-minimum arithmetic of the
+benchmarks all read these objects, so a fact about an API lives in exactly one place.
+
+Nothing here does I/O: these are frozen dataclasses and a few pure functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------------------------------
+# Pagination: one small class per style, each with one job: given the request that was sent and the
+# items that came back, say which request comes next (or None when the listing is exhausted).
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SinglePage:
+    """The endpoint answers in one response; there is nothing to page."""
+
+    kind: str = "single"
+
+    def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
+        return dict(params)
+
+    def next(
+        self, sent: Mapping[str, Any], items: list[Any], body: Any, wanted: int | None = None
+    ) -> dict[str, Any] | None:
+        return None
+
+    def calls_for(self, wanted: int) -> int:
+        return 1
+
+
+@dataclass(frozen=True)
+class PageNumber:
+    """``page``/``per_page`` paging with no total count: stop on a short or empty page.
+
+    ``wanted`` is how many items the caller needs (top N); paging stops once that many were seen,
+    and the page size is chosen as large as the API allows so the fewest calls are spent.
+    """
+
+    page_param: str = "page"
+    size_param: str = "per_page"
+    max_size: int = 100
+    default_size: int = 100
+    start: int = 1
+    kind: str = "page"
+
+    def size_for(self, wanted: int | None) -> int:
+        if wanted is None:
+            return self.max_size
+        return max(1, min(self.max_size, wanted))
+
+    def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
+        out = dict(params)
+        out[self.page_param] = self.start
+        out[self.size_param] = self.size_for(wanted)
+        return out
+
+    def next(
+        self, sent: Mapping[str, Any], items: list[Any], body: Any, wanted: int | None = None
+    ) -> dict[str, Any] | None:
+        size = int(sent[self.size_param])
+        page = int(sent[self.page_param])
+        seen = (page - self.start) * size + len(items)
+        if len(items) < size or (wanted is not None and seen >= wanted):
+            return None
+        out = dict(sent)
+        out[self.page_param] = page + 1
+        return out
+
+    def calls_for(self, wanted: int) -> int:
+        """The fewest calls that list ``wanted`` items (the call-minimum of the benchmarks)."""
+        return max(1, math.ceil(wanted / self.size_for(wanted)))
+
+
+@dataclass(frozen=True)
+class Offset:
+    """``start``/``limit`` paging (1-based ``start``), with the total in ``status.total_count``."""
+
+    start_param: str = "start"
+    limit_param: str = "limit"
+    max_limit: int = 5000
+    default_limit: int = 100
+    start: int = 1
+    kind: str = "offset"
+
+    def size_for(self, wanted: int | None) -> int:
+        if wanted is None:
+            return self.max_limit
+        return max(1, min(self.max_limit, wanted))
+
+    def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
+        out = dict(params)
+        out[self.start_param] = self.start
+        out[self.limit_param] = self.size_for(wanted)
+        return out
+
+    def next(
+        self, sent: Mapping[str, Any], items: list[Any], body: Any, wanted: int | None = None
+    ) -> dict[str, Any] | None:
+        limit = int(sent[self.limit_param])
+        start = int(sent[self.start_param])
+        seen = start - self.start + len(items)
+        total = None
+        if isinstance(body, dict) and isinstance(body.get("status"), dict):
+            total = body["status"].get("total_count")
+        if len(items) < limit or (wanted is not None and seen >= wanted):
+            return None
+        if isinstance(total, int) and seen >= total:
+            return None
+        out = dict(sent)
+        out[self.start_param] = start + len(items)
+        if wanted is not None:
+            out[self.limit_param] = min(limit, wanted - seen)
+        return out
+
+    def calls_for(self, wanted: int) -> int:
+        return max(1, math.ceil(wanted / self.size_for(wanted)))
+
+
+@dataclass(frozen=True)
+class ScrollCursor:
+    """Cursor paging: pass the ``scroll_id`` of the last item; stop on a short or empty batch."""
+
+    cursor_param: str = "scroll_id"
+    limit_param: str = "limit"
+    item_cursor_field: str = "scroll_id"
+    max_limit: int = 100
+    default_limit: int = 100
+    kind: str = "cursor"
+
+    def size_for(self, wanted: int | None) -> int:
+        if wanted is None:
+            return self.max_limit
+        return max(1, min(self.max_limit, wanted))
+
+    def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
+        out = dict(params)
+        out.pop(self.cursor_param, None)
+        out[self.limit_param] = self.size_for(wanted)
+        return out
+
+    def next(
+        self, sent: Mapping[str, Any], items: list[Any], body: Any, wanted: int | None = None
+    ) -> dict[str, Any] | None:
+        limit = int(sent[self.limit_param])
+        if not items or len(items) < limit:
+            return None
+        last = items[-1]
+        cursor = last.get(self.item_cursor_field) if isinstance(last, dict) else None
+        if cursor is None and isinstance(body, dict):
+            cursor = body.get(self.item_cursor_field)
+        if not cursor:
+            return None
+        out = dict(sent)
+        out[self.cursor_param] = cursor
+        return out
+
+    def calls_for(self, wanted: int) -> int:
+        return max(1, math.ceil(wanted / self.size_for(wanted)))
+
+
+Paginator = SinglePage | PageNumber | Offset | ScrollCursor
+
+# --------------------------------------------------------------------------------------------------
+# Credits: how much of a monthly budget one call spends.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credits:
+    """Credit cost of one successful call: ``per_call``, plus one credit per ``per_items`` items.
+
+    ``per_items`` is CMC's "1 credit per 100 coins returned" style; 0 credits is allowed (``/map``).
+    """
+
+    per_call: int = 1
+    per_items: int | None = None
+
+    def cost(self, n_items: int) -> int:
+        if self.per_items:
+            return max(self.per_call, math.ceil(max(n_items, 1) / self.per_items))
+        return self.per_call
+
+
+# --------------------------------------------------------------------------------------------------
+# What a valid body holds.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """The rules a 200 body must meet before anything lands.
+
+    - ``items_path``: where the list (or object) of records lives: ``()`` for the body itself,
+      ``("data",)`` for CMC's envelope.
+    - ``kind``: ``"list"`` (a JSON array of records), ``"object"`` (one record), or ``"map"`` (an
+      object whose values are records, such as CMC's ``data`` keyed by id).
+    - ``required``: fields every record must have (a dotted path reaches into nested objects).
+    - ``numeric``: fields that must be a JSON number (or null when listed in ``nullable``).
+    - ``nullable``: fields that may be null.
+    - ``allow_empty``: whether an empty list is a valid answer (a page past the end is; a first page
+      of a listing is not).
+    - ``status_path``: CMC's ``status`` object, whose ``error_code`` must be 0 even on HTTP 200.
+    """
+
+    items_path: tuple[str, ...] = ()
+    kind: str = "list"
+    required: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    nullable: tuple[str, ...] = ()
+    allow_empty: bool = False
+    status_path: tuple[str, ...] | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Plans, endpoints, APIs.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A subscription plan: its rate and credit limits, and how far back history reaches."""
+
+    name: str
+    calls_per_minute: int
+    monthly_credits: int | None = None
+    daily_credits: int | None = None
+    history_days: int | None = None  # None: unlimited
+    base_url: str = ""
+    auth_header: str | None = None
+    auth_query: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of one API, described once.
+
+    ``name`` is the endpoint's stable identifier (it names the raw table ``raw.<api>__<name>``).
+    ``path`` may hold ``{placeholders}`` (``/coins/{id}/market_chart/range``). ``params`` are the
+    defaults the pipeline sends. ``plans`` lists the plans allowed to call it (empty: all plans).
+    """
+
+    name: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    paginator: Paginator = field(default_factory=SinglePage)
+    credits: Credits = field(default_factory=Credits)
+    plans: frozenset[str] = frozenset()
+    body: BodyRule = field(default_factory=BodyRule)
+    history_days: Mapping[str, int] = field(default_factory=dict)
+    description: str = ""
+
+    def allowed_on(self, plan: str) -> bool:
+        return not self.plans or plan in self.plans
+
+    def render_path(self, **values: Any) -> str:
+        return self.path.format(**values)
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API: its plans, its Airflow names and its endpoints."""
+
+    name: str  # "coingecko", "cmc", "cmc_dex": the connection id, the pool and the raw-table prefix
+    title: str  # "CoinGecko": for people and error messages
+    plans: Mapping[str, Plan]
+    default_plan: str
+    endpoints: Mapping[str, Endpoint]
+    default_calls_per_minute: int  # the project's own budget, below the plan's limit
+
+    @property
+    def conn_id(self) -> str:
+        return self.name
+
+    @property
+    def pool(self) -> str:
+        return self.name
+
+    def endpoint(self, name: str) -> Endpoint:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise KeyError(f"{self.title} has no endpoint {name!r}; known: {sorted(self.endpoints)}") from None
+
+    def plan(self, name: str | None) -> Plan:
+        return self.plans[name or self.default_plan]
+
+    def raw_table(self, endpoint: str) -> str:
+        """The raw landing table of an endpoint, ``raw.<api>__<endpoint>``."""
+        return f"raw.{self.name}__{self.endpoint(endpoint).name}"
+
+
+def endpoints(*items: Endpoint) -> dict[str, Endpoint]:
+    """Index endpoints by name, refusing duplicates."""
+    out: dict[str, Endpoint] = {}
+    for item in items:
+        if item.name in out:
+            raise ValueError(f"duplicate endpoint {item.name}")
+        out[item.name] = item
+    return out
