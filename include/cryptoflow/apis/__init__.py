@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from cryptoflow.apis.base import Api
+from cryptoflow.apis.cmc import CMC
+from cryptoflow.apis.cmc_dex import CMC_DEX
 from cryptoflow.apis.coingecko import COINGECKO
 
-APIS: dict[str, Api] = {api.name: api for api in (COINGECKO,)}
+APIS: dict[str, Api] = {api.name: api for api in (COINGECKO, CMC, CMC_DEX)}
 
 
 def get_api(name: str) -> Api:

@@ -185,11 +185,16 @@ class Credits:
 
     per_call: int = 1
     per_items: int | None = None
+    per_extra_convert: int = 0  # CMC: +1 credit for each ``convert`` currency beyond the first
+    only_success: bool = True  # errors cost nothing (CMC); CoinGecko's 2026 docs say the same
 
-    def cost(self, n_items: int) -> int:
+    def cost(self, n_items: int, converts: int = 1) -> int:
+        """Credits one successful call spends for ``n_items`` records and ``converts`` currencies."""
         if self.per_items:
-            return max(self.per_call, math.ceil(max(n_items, 1) / self.per_items))
-        return self.per_call
+            base = max(self.per_call, math.ceil(max(n_items, 1) / self.per_items))
+        else:
+            base = self.per_call
+        return base + self.per_extra_convert * max(0, converts - 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,6 +264,31 @@ class Endpoint:
     body: BodyRule = field(default_factory=BodyRule)
     history_days: Mapping[str, int] = field(default_factory=dict)
     description: str = ""
+    # Additions (all optional): how far back *daily* data reaches per plan where it differs from the
+    # intraday depth in ``history_days`` (CMC: Basic has 1 month intraday, 1 year daily); plans missing
+    # from either mapping reach back without limit.
+    daily_history_days: Mapping[str, int] = field(default_factory=dict)
+    # Parameters only some plans may send (CoinGecko ``interval=hourly`` is Enterprise-only):
+    # ``{"interval": {"hourly": frozenset({"enterprise"})}}``; ``"*"`` matches any value.
+    param_plans: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    max_ids: int | None = None  # ids bundled in one call (CMC ``id=1,2,3``)
+    max_count: int | None = None  # periods per call of a time-window endpoint (CMC ``count``)
+    cache_seconds: int | None = None  # how long the vendor serves the same body again
+    ids_per_call_param: str | None = None  # the parameter that bundles ids, if any
+
+    def history_limit(self, plan: str, daily: bool = False) -> int | None:
+        """Days back ``plan`` may reach (``None``: unlimited); ``daily`` picks the daily depth."""
+        if daily and plan in self.daily_history_days:
+            return self.daily_history_days[plan]
+        return self.history_days.get(plan)
+
+    def param_allowed(self, plan: str, name: str, value: Any) -> bool:
+        """Whether ``plan`` may send ``name=value`` (see ``param_plans``)."""
+        rules = self.param_plans.get(name)
+        if not rules:
+            return True
+        allowed = rules.get(str(value), rules.get("*"))
+        return allowed is None or plan in allowed
 
     def allowed_on(self, plan: str) -> bool:
         return not self.plans or plan in self.plans
@@ -277,6 +307,10 @@ class Api:
     default_plan: str
     endpoints: Mapping[str, Endpoint]
     default_calls_per_minute: int  # the project's own budget, below the plan's limit
+    # Additions: the error envelope family ("coingecko" or "cmc") and a free-text note of the facts'
+    # sources; both optional so existing constructions keep working.
+    error_style: str = ""
+    notes: str = ""
 
     @property
     def conn_id(self) -> str:
@@ -294,6 +328,31 @@ class Api:
 
     def plan(self, name: str | None) -> Plan:
         return self.plans[name or self.default_plan]
+
+    def endpoint_for_path(self, path: str) -> Endpoint | None:
+        """The endpoint whose ``path`` template matches a concrete ``path`` (``None`` if none does).
+
+        Literal segments win over placeholders, so ``/coins/list`` is not read as ``/coins/{id}``.
+        """
+        parts = path.rstrip("/").split("/")
+        best: tuple[int, Endpoint] | None = None
+        for item in self.endpoints.values():
+            tparts = item.path.rstrip("/").split("/")
+            if len(tparts) != len(parts):
+                continue
+            literal = 0
+            for t, p in zip(tparts, parts, strict=True):
+                if t.startswith("{") and t.endswith("}"):
+                    if not p:
+                        break
+                elif t == p:
+                    literal += 1
+                else:
+                    break
+            else:
+                if best is None or literal > best[0]:
+                    best = (literal, item)
+        return best[1] if best else None
 
     def raw_table(self, endpoint: str) -> str:
         """The raw landing table of an endpoint, ``raw.<api>__<endpoint>``."""

@@ -1,15 +1,31 @@
-"""CoinGecko API v3 (Demo and Pro plans), described once.
+"""CoinGecko API v3 (keyless, Demo and Pro plans), described once.
 
 Facts and their sources: ``shared/API_FACTS.md`` §1. Demo keys go to ``api.coingecko.com`` with the
 ``x-cg-demo-api-key`` header; paid keys go to ``pro-api.coingecko.com`` with ``x-cg-pro-api-key``.
+Every call costs one credit whatever its size (§1.2). Demo and keyless callers may reach 365 days back
+(error 10012 beyond); ``interval=hourly``/``5m`` on the chart endpoints is Enterprise-only and
+``interval`` on ``/ohlc`` is paid-only (10005 otherwise).
 """
 
 from __future__ import annotations
 
-from cryptoflow.apis.base import Api, BodyRule, Endpoint, PageNumber, Plan, SinglePage, endpoints
+from cryptoflow.apis.base import (
+    Api,
+    BodyRule,
+    Credits,
+    Endpoint,
+    PageNumber,
+    Plan,
+    SinglePage,
+    endpoints,
+)
 
 DEMO_BASE_URL = "https://api.coingecko.com/api/v3"
 PRO_BASE_URL = "https://pro-api.coingecko.com/api/v3"
+
+PAID = frozenset({"basic", "analyst", "enterprise"})
+ENTERPRISE = frozenset({"enterprise"})
+ANALYST_UP = frozenset({"analyst", "enterprise"})
 
 PLANS = {
     # API_FACTS: Demo 30/min is the project's default where the sources disagree (30 vs 100).
@@ -21,7 +37,19 @@ PLANS = {
                     auth_header="x-cg-pro-api-key", auth_query="x_cg_pro_api_key"),
     "enterprise": Plan("enterprise", 1000, monthly_credits=None, history_days=None, base_url=PRO_BASE_URL,
                        auth_header="x-cg-pro-api-key", auth_query="x_cg_pro_api_key"),
+    # No key at all on the public host: IP-limited, "5-15/min" observed (API_FACTS §1.2; UNCERTAIN
+    # whether keyless access still works, so the sandbox can switch it off).
+    "keyless": Plan("keyless", 5, monthly_credits=None, history_days=365, base_url=DEMO_BASE_URL,
+                    auth_header=None, auth_query=None),
 }
+
+# Demo and keyless reach 365 days back (10012 beyond); Basic two years; the rest everything.
+HISTORY = {"demo": 365, "keyless": 365, "basic": 730}
+
+MARKET_FIELDS_NUMERIC = (
+    "current_price", "market_cap", "total_volume", "market_cap_rank", "high_24h", "low_24h",
+    "circulating_supply", "total_supply", "max_supply", "fully_diluted_valuation",
+)
 
 COINS_MARKETS = Endpoint(
     name="coins_markets",
@@ -32,23 +60,142 @@ COINS_MARKETS = Endpoint(
     body=BodyRule(
         kind="list",
         required=("id", "symbol", "name", "current_price", "market_cap", "total_volume", "last_updated"),
-        numeric=("current_price", "market_cap", "total_volume", "market_cap_rank", "high_24h", "low_24h",
-                 "circulating_supply", "total_supply", "max_supply", "fully_diluted_valuation"),
+        numeric=MARKET_FIELDS_NUMERIC,
         nullable=("market_cap_rank", "high_24h", "low_24h", "total_supply", "max_supply",
                   "fully_diluted_valuation", "circulating_supply"),
         allow_empty=False,
     ),
+    cache_seconds=45,
     description="Market snapshot of coins ranked by market cap; answers only for now.",
 )
 
 PING = Endpoint(name="ping", path="/ping", paginator=SinglePage(),
                 body=BodyRule(kind="object", required=("gecko_says",)))
 
+COINS_LIST = Endpoint(
+    name="coins_list",
+    path="/coins/list",
+    params={"include_platform": "true"},
+    body=BodyRule(kind="list", required=("id", "symbol", "name")),
+    cache_seconds=300,
+    description="Every coin id with symbol, name and (include_platform) contract addresses; one page.",
+)
+
+COIN = Endpoint(
+    name="coin",
+    path="/coins/{id}",
+    params={"localization": "false", "tickers": "false", "market_data": "true", "community_data": "false",
+            "developer_data": "false", "sparkline": "false"},
+    body=BodyRule(
+        kind="object",
+        required=("id", "symbol", "name", "market_data.current_price.usd", "market_data.market_cap.usd",
+                  "market_data.total_volume.usd", "last_updated"),
+        numeric=("market_data.current_price.usd", "market_data.market_cap.usd", "market_data.total_volume.usd",
+                 "market_cap_rank", "market_data.circulating_supply", "market_data.total_supply",
+                 "market_data.max_supply"),
+        nullable=("market_cap_rank", "market_data.total_supply", "market_data.max_supply"),
+    ),
+    cache_seconds=60,
+    description="One coin's metadata and current market data (maps keyed by vs-currency).",
+)
+
+CHART_BODY = BodyRule(
+    kind="object",
+    required=("prices", "market_caps", "total_volumes"),
+    allow_empty=True,
+)
+
+COINS_MARKET_CHART = Endpoint(
+    name="coins_market_chart",
+    path="/coins/{id}/market_chart",
+    params={"vs_currency": "usd", "days": "1"},
+    body=CHART_BODY,
+    history_days=HISTORY,
+    param_plans={"interval": {"hourly": ENTERPRISE, "5m": ENTERPRISE, "5minutely": ENTERPRISE}},
+    cache_seconds=30,
+    description="[ms, value] series for the last `days`: 5-minutely for 1 day, hourly to 90, daily beyond.",
+)
+
+COINS_MARKET_CHART_RANGE = Endpoint(
+    name="coins_market_chart_range",
+    path="/coins/{id}/market_chart/range",
+    params={"vs_currency": "usd"},
+    body=CHART_BODY,
+    history_days=HISTORY,
+    param_plans={"interval": {"hourly": ENTERPRISE, "5m": ENTERPRISE, "5minutely": ENTERPRISE}},
+    cache_seconds=1800,
+    description="[ms, value] series between `from` and `to` (UNIX s): hourly for windows of 2-90 days, daily "
+                "beyond 90 days, 5-minutely for a <=1-day window within the last day.",
+)
+
+COINS_OHLC = Endpoint(
+    name="coins_ohlc",
+    path="/coins/{id}/ohlc",
+    params={"vs_currency": "usd", "days": "1"},
+    body=BodyRule(kind="list", allow_empty=True),
+    history_days=HISTORY,
+    param_plans={"interval": {"*": PAID}},
+    cache_seconds=900,
+    description="[ms close time, open, high, low, close] candles: 30 min for 1-2 days, 4 h to 30, 4 days beyond.",
+)
+
+SEARCH_TRENDING = Endpoint(
+    name="search_trending",
+    path="/search/trending",
+    body=BodyRule(kind="object", required=("coins", "nfts", "categories")),
+    param_plans={"show_max": {"*": ANALYST_UP}},
+    cache_seconds=600,
+    description="Trending coins (15), NFTs (7) and categories (6).",
+)
+
+GLOBAL = Endpoint(
+    name="global",
+    path="/global",
+    body=BodyRule(
+        items_path=("data",),
+        kind="object",
+        required=("active_cryptocurrencies", "total_market_cap.usd", "total_volume.usd",
+                  "market_cap_percentage.btc", "updated_at"),
+        numeric=("active_cryptocurrencies", "total_market_cap.usd", "total_volume.usd",
+                 "market_cap_percentage.btc", "market_cap_change_percentage_24h_usd", "updated_at"),
+    ),
+    cache_seconds=600,
+    description="Whole-market totals; `updated_at` is UNIX seconds.",
+)
+
+EXCHANGES = Endpoint(
+    name="exchanges",
+    path="/exchanges",
+    paginator=PageNumber(page_param="page", size_param="per_page", max_size=250, default_size=100),
+    body=BodyRule(
+        kind="list",
+        required=("id", "name", "trust_score", "trade_volume_24h_btc"),
+        numeric=("trust_score", "trust_score_rank", "trade_volume_24h_btc", "trade_volume_24h_btc_normalized",
+                 "year_established"),
+        nullable=("year_established", "trust_score", "trust_score_rank", "country"),
+        allow_empty=True,
+    ),
+    cache_seconds=60,
+    description="Exchanges ranked by trust score, paged by page/per_page.",
+)
+
+KEY = Endpoint(
+    name="key",
+    path="/key",
+    plans=PAID,
+    credits=Credits(per_call=0),
+    body=BodyRule(kind="object", required=("plan", "rate_limit_request_per_minute", "monthly_call_credit")),
+    description="The paid key's plan and usage (paid plans only).",
+)
+
 COINGECKO = Api(
     name="coingecko",
     title="CoinGecko",
     plans=PLANS,
     default_plan="demo",
-    endpoints=endpoints(PING, COINS_MARKETS),
+    endpoints=endpoints(PING, COINS_MARKETS, COINS_LIST, COIN, COINS_MARKET_CHART, COINS_MARKET_CHART_RANGE,
+                        COINS_OHLC, SEARCH_TRENDING, GLOBAL, EXCHANGES, KEY),
     default_calls_per_minute=15,
+    error_style="coingecko",
+    notes="shared/API_FACTS.md §1",
 )

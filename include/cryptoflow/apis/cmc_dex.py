@@ -1,0 +1,101 @@
+"""CoinMarketCap DEX API (v4 ``/dex/`` paths on the Pro API), described once.
+
+Facts and their sources: ``shared/API_FACTS.md`` §3. It shares CMC's base URL, key header, envelope
+and error codes; ids are strings and ``quote`` is a list of objects with ``convert_id``. Much is
+UNCERTAIN and follows the project's defaults: 1 credit per call, every plan allowed, at most 500
+periods per OHLCV call, ``scroll_id`` cursor paging on spot pairs. The v4 paths are deprecated upstream
+but still the ones every client uses.
+"""
+
+from __future__ import annotations
+
+from cryptoflow.apis.base import Api, BodyRule, Credits, Endpoint, Offset, Plan, ScrollCursor, endpoints
+from cryptoflow.apis.cmc import AUTH_HEADER, AUTH_QUERY, BASE_URL
+
+# Same plan names as CMC; a separate minute budget (the project's own budget is 50/min, so the
+# sandbox's default is above it). UNCERTAIN: no source gives DEX rate limits.
+PLANS = {
+    name: Plan(name, per_minute, monthly_credits=monthly, daily_credits=daily, history_days=None,
+               base_url=BASE_URL, auth_header=AUTH_HEADER, auth_query=AUTH_QUERY)
+    for name, per_minute, monthly, daily in (
+        ("basic", 60, 10_000, 333),
+        ("startup", 60, 300_000, None),
+        ("growth", 120, 1_200_000, None),
+        ("professional", 180, 3_000_000, None),
+        ("enterprise", 300, None, None),
+    )
+}
+
+STATUS = ("status",)
+
+PAIR_REQUIRED = ("contract_address", "name", "network_id", "dex_id", "base_asset_symbol", "quote_asset_symbol",
+                 "last_updated", "quote")
+
+NETWORKS_LIST = Endpoint(
+    name="networks_list",
+    path="/v4/dex/networks/list",
+    params={"sort": "id", "sort_dir": "asc"},
+    paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=50),
+    credits=Credits(per_call=1),
+    body=BodyRule(items_path=("data",), kind="list", required=("id", "name", "network_slug"), numeric=("id",),
+                  status_path=STATUS, allow_empty=True),
+    description="DEX networks (chains) with their native and wrapped token ids.",
+)
+
+SPOT_PAIRS_LATEST = Endpoint(
+    name="spot_pairs_latest",
+    path="/v4/dex/spot-pairs/latest",
+    params={"sort": "volume_24h", "sort_dir": "desc", "convert_id": "2781"},
+    paginator=ScrollCursor(cursor_param="scroll_id", limit_param="limit", item_cursor_field="scroll_id",
+                           max_limit=100, default_limit=100),
+    credits=Credits(per_call=1),
+    body=BodyRule(items_path=("data",), kind="list", required=(*PAIR_REQUIRED, "scroll_id"),
+                  nullable=("created_at", "date_launched"), status_path=STATUS, allow_empty=True),
+    description="Spot pairs of one network (network_id or network_slug required), cursor-paged by scroll_id.",
+)
+
+PAIRS_QUOTES_LATEST = Endpoint(
+    name="pairs_quotes_latest",
+    path="/v4/dex/pairs/quotes/latest",
+    params={"convert_id": "2781"},
+    credits=Credits(per_call=1),
+    body=BodyRule(items_path=("data",), kind="list", required=PAIR_REQUIRED, status_path=STATUS),
+    max_ids=100,
+    ids_per_call_param="contract_address",
+    description="Latest quote of one or more pairs (comma-separated contract_address).",
+)
+
+PAIRS_OHLCV_HISTORICAL = Endpoint(
+    name="pairs_ohlcv_historical",
+    path="/v4/dex/pairs/ohlcv/historical",
+    params={"time_period": "hourly", "interval": "1h", "convert_id": "2781"},
+    credits=Credits(per_call=1),
+    body=BodyRule(items_path=("data",), kind="list", required=("contract_address", "quotes"),
+                  status_path=STATUS, allow_empty=True),
+    max_ids=1,
+    max_count=500,
+    description="OHLCV candles of one pair; `time_close` always null; at most 500 periods per call.",
+)
+
+PAIRS_TRADE_LATEST = Endpoint(
+    name="pairs_trade_latest",
+    path="/v4/dex/pairs/trade/latest",
+    params={"convert_id": "2781"},
+    credits=Credits(per_call=1),
+    body=BodyRule(items_path=("data",), kind="list", required=("contract_address", "trades"),
+                  status_path=STATUS, allow_empty=True),
+    max_ids=1,
+    description="Up to the latest 100 trades of one pair.",
+)
+
+CMC_DEX = Api(
+    name="cmc_dex",
+    title="CoinMarketCap DEX",
+    plans=PLANS,
+    default_plan="basic",
+    endpoints=endpoints(NETWORKS_LIST, SPOT_PAIRS_LATEST, PAIRS_QUOTES_LATEST, PAIRS_OHLCV_HISTORICAL,
+                        PAIRS_TRADE_LATEST),
+    default_calls_per_minute=50,
+    error_style="cmc",
+    notes="shared/API_FACTS.md §3",
+)

@@ -1,0 +1,179 @@
+"""The environment variables of a local stack: one place that says how Airflow, dbt, the sandbox and
+psql find each other, for the demo (``make demo``, ``make env``) and for the tests alike.
+
+A *profile* keeps stacks apart: ``demo`` and ``test`` use their own Airflow home and their own
+databases on the same server, so a test run never writes DAG runs into the demo's metadata (a manual
+run on a scheduled slot would stall the demo's catchup).
+
+Every ``AIRFLOW__<SECTION>__<KEY>`` below was checked against Airflow 3.3.2's
+``airflow/config_templates/config.yml``. The secrets the components must share (the JWT secret of the
+Execution API, the API's session key, the Fernet key that encrypts connection passwords) are random,
+made once per profile and kept in ``.local/<profile>/secrets/`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptoflow.devstack.postgres import Server
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+LOCAL_DIR = Path(os.environ.get("CRYPTOFLOW_LOCAL_DIR", REPO_ROOT / ".local")).resolve()
+
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ops")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Names and places of one stack (``demo`` or ``test``)."""
+
+    name: str
+    airflow_port: int
+    sandbox_port: int
+
+    @property
+    def home(self) -> Path:
+        return LOCAL_DIR / self.name
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def metadata_db(self) -> str:
+        return f"cryptoflow_{self.name}_airflow"
+
+    @property
+    def warehouse_db(self) -> str:
+        return "cryptoflow_warehouse" if self.name == "demo" else f"cryptoflow_{self.name}_warehouse"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+
+def demo_profile() -> Profile:
+    return Profile(
+        "demo",
+        airflow_port=int(os.environ.get("CRYPTOFLOW_AIRFLOW_PORT", "8080")),
+        sandbox_port=int(os.environ.get("CRYPTOFLOW_SANDBOX_PORT", "8765")),
+    )
+
+
+def test_profile(airflow_port: int = 0, sandbox_port: int = 0) -> Profile:
+    return Profile("test", airflow_port=airflow_port, sandbox_port=sandbox_port)
+
+
+def _secret(path: Path, make=lambda: secrets.token_urlsafe(32)) -> str:
+    """A random secret kept in ``path`` (mode 0600) so that every process of one stack shares it.
+
+    Created atomically: two processes starting at once (a test run beside ``make demo``) agree on
+    one value instead of each writing its own.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(make() + "\n")
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    """A Fernet key (32 random bytes, url-safe base64), the format ``cryptography.fernet`` expects."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def stack_env(profile: Profile, server: Server) -> dict[str, str]:
+    """Every variable a process of ``profile``'s stack needs (Airflow, dbt, psql, the sandbox)."""
+    warehouse_dsn = server.dsn_for(profile.warehouse_db)
+    metadata_dsn = server.dsn_for(profile.metadata_db)
+    wh = urlsplit(warehouse_dsn)
+    meta = urlsplit(metadata_dsn)
+    secrets_dir = profile.home / "secrets"
+    env = {
+        "CRYPTOFLOW_PROFILE": profile.name,
+        "CRYPTOFLOW_WAREHOUSE_DSN": warehouse_dsn,
+        "CRYPTOFLOW_SANDBOX_URL": profile.sandbox_url,
+        # dbt (dbt_project/profiles.yml reads these)
+        "CRYPTOFLOW_WH_HOST": wh.hostname or "127.0.0.1",
+        "CRYPTOFLOW_WH_PORT": str(wh.port or 5432),
+        "CRYPTOFLOW_WH_USER": wh.username or "postgres",
+        "CRYPTOFLOW_WH_PASSWORD": wh.password or "",
+        "CRYPTOFLOW_WH_DBNAME": profile.warehouse_db,
+        "DBT_PROFILES_DIR": str(REPO_ROOT / "dbt_project"),
+        "DBT_PROJECT_DIR": str(REPO_ROOT / "dbt_project"),
+        "DBT_TARGET_PATH": str(profile.home / "dbt" / "target"),
+        "DBT_LOG_PATH": str(profile.home / "dbt" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_VERSION_CHECK": "false",
+        "DBT_USE_COLORS": "false",
+        # psql
+        "PGHOST": wh.hostname or "127.0.0.1",
+        "PGPORT": str(wh.port or 5432),
+        "PGUSER": wh.username or "postgres",
+        "PGDATABASE": profile.warehouse_db,
+        **({"PGPASSWORD": wh.password} if wh.password else {}),
+        # The stack talks to itself on 127.0.0.1: never through a proxy the user's shell may set.
+        "NO_PROXY": _no_proxy(os.environ.get("NO_PROXY") or os.environ.get("no_proxy")),
+        "no_proxy": _no_proxy(os.environ.get("NO_PROXY") or os.environ.get("no_proxy")),
+        # Airflow
+        "AIRFLOW_HOME": str(profile.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+            f"postgresql+psycopg2://{meta.netloc}/{profile.metadata_db}"
+        ),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{profile.airflow_url}/execution/",
+        "AIRFLOW__API__PORT": str(profile.airflow_port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": profile.airflow_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(secrets_dir / "jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret(secrets_dir / "api_secret_key"),
+        # Connection passwords and variables are stored encrypted with this key.
+        "AIRFLOW__CORE__FERNET_KEY": _secret(secrets_dir / "fernet_key", _fernet_key),
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(secrets_dir / "simple_auth_passwords.json"),
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+        "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"cryptoflow\..*",
+        "AIRFLOW_CONN_WAREHOUSE": warehouse_dsn.replace("postgresql://", "postgres://", 1),
+    }
+    return env
+
+
+def _no_proxy(current: str | None) -> str:
+    hosts = [h for h in (current or "").split(",") if h]
+    return ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
+
+
+def shell_exports(env: dict[str, str]) -> str:
+    """``export NAME='value'`` lines for ``eval "$(make -s env)"``."""
+    lines = []
+    for key in sorted(env):
+        value = env[key].replace("'", "'\"'\"'")
+        lines.append(f"export {key}='{value}'")
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""What an ingest task does, for any API and endpoint: fetch every page of one request for one data
+interval through :class:`~cryptoflow.client.ApiHook`, then land them with :mod:`cryptoflow.landing`.
+
+DAG files call these functions inside their tasks (heavy imports stay out of DAG parsing). The return
+value is a small summary for XCom: counts and keys, never bodies or credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cryptoflow.apis import get_api
+from cryptoflow.apis.base import Paginator
+from cryptoflow.landing import RawPage, land, migrate, request_key
+
+WAREHOUSE_CONN_ID = "warehouse"
+
+
+def paging_params(paginator: Paginator) -> tuple[str, ...]:
+    """The parameters a paginator owns; they are not part of a request's identity."""
+    names = ("page_param", "size_param", "start_param", "limit_param", "cursor_param")
+    return tuple(getattr(paginator, name) for name in names if hasattr(paginator, name))
+
+
+def warehouse_connection(conn_id: str = WAREHOUSE_CONN_ID):
+    """A psycopg connection to the warehouse, from the Airflow connection ``conn_id``."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresHook(postgres_conn_id=conn_id).get_conn()
+
+
+def land_request(
+    api_name: str,
+    endpoint_name: str,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    run_id: str,
+    params: Mapping[str, Any] | None = None,
+    path_values: Mapping[str, Any] | None = None,
+    wanted: int | None = None,
+    conn_id: str | None = None,
+    warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+) -> dict[str, Any]:
+    """Fetch one request (all its pages) for one interval and replace its raw rows; return a summary."""
+    from cryptoflow.client import ApiHook
+
+    api = get_api(api_name)
+    endpoint = api.endpoint(endpoint_name)
+    interval = f"[{interval_start.isoformat()}, {interval_end.isoformat()})"
+    hook = ApiHook(api, conn_id)
+    listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
+    key = request_key(listing.path, listing.request_params, paging_params(endpoint.paginator))
+    pages = [RawPage(p.params, p.status, p.text, p.records, p.fetched_at) for p in listing.pages]
+    conn = warehouse_connection(warehouse_conn_id)
+    try:
+        migrate(conn)
+        landed = land(conn, raw_table=api.raw_table(endpoint_name), source=api.name, endpoint=listing.path,
+                      request_key=key, interval_start=interval_start, interval_end=interval_end,
+                      run_id=run_id, pages=pages)
+    finally:
+        conn.close()
+    return {**landed.as_dict(), "calls": hook.calls}

@@ -1,0 +1,196 @@
+"""Raw landing tables: every response stored unchanged, keyed on its request and data interval.
+
+One table per endpoint, ``raw.<api>__<endpoint>``, one row per response page. A landing replaces
+exactly the rows of its own (request, interval) in one transaction, under an advisory lock, and writes an
+audit row to ``ops.landing_audit``: a re-run of an interval replaces, never adds, and a failed landing
+leaves the previous rows as they were. This module writes SQL and never talks HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg import sql
+
+# Applied in order, once each, under an advisory lock; never edit a migration that has shipped.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_schemas", """
+        CREATE SCHEMA IF NOT EXISTS raw;
+        CREATE SCHEMA IF NOT EXISTS ops;
+    """),
+    ("0002_landing_audit", """
+        CREATE TABLE IF NOT EXISTS ops.landing_audit (
+            audit_id        bigserial PRIMARY KEY,
+            raw_table       text        NOT NULL,
+            source          text        NOT NULL,
+            endpoint        text        NOT NULL,
+            request_key     text        NOT NULL,
+            interval_start  timestamptz NOT NULL,
+            interval_end    timestamptz NOT NULL,
+            run_id          text        NOT NULL,
+            pages           integer     NOT NULL,
+            records         integer     NOT NULL,
+            bytes           bigint      NOT NULL,
+            rows_replaced   integer     NOT NULL,
+            landed_at       timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE INDEX IF NOT EXISTS landing_audit_interval
+            ON ops.landing_audit (raw_table, interval_start, interval_end);
+    """),
+]
+
+MIGRATION_LOCK = 7_201_001  # advisory lock key for migrations
+
+RAW_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    landing_id      bigserial   PRIMARY KEY,
+    source          text        NOT NULL,
+    endpoint        text        NOT NULL,
+    request_key     text        NOT NULL,
+    request_params  jsonb       NOT NULL,
+    page            integer     NOT NULL,
+    interval_start  timestamptz NOT NULL,
+    interval_end    timestamptz NOT NULL,
+    http_status     integer     NOT NULL,
+    fetched_at      timestamptz NOT NULL,
+    run_id          text        NOT NULL,
+    body            text        NOT NULL,
+    body_json       jsonb       GENERATED ALWAYS AS (body::jsonb) STORED,
+    body_sha256     text        NOT NULL,
+    landed_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT {unique} UNIQUE (request_key, interval_start, interval_end, page),
+    CONSTRAINT {interval_check} CHECK (interval_end >= interval_start)
+);
+CREATE INDEX IF NOT EXISTS {landed_index} ON {table} (landed_at);
+CREATE INDEX IF NOT EXISTS {fetched_index} ON {table} (fetched_at);
+"""
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One response page to land (what the client fetched)."""
+
+    params: dict[str, Any]
+    status: int
+    text: str
+    records: int
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What a landing did; small enough for XCom (no bodies, no keys)."""
+
+    raw_table: str
+    request_key: str
+    interval_start: str
+    interval_end: str
+    pages: int
+    records: int
+    bytes: int
+    rows_replaced: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def request_key(endpoint_path: str, params: dict[str, Any], paging_params: Sequence[str] = ()) -> str:
+    """A canonical text key of a request without its paging: the same request gives the same key."""
+    stable = {k: v for k, v in sorted(params.items()) if k not in set(paging_params)}
+    return endpoint_path + "?" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def migrate(conn) -> list[str]:
+    """Apply pending migrations; return the ids applied now. Safe to call from many tasks at once."""
+    applied_now = []
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        cur.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        cur.execute("""CREATE TABLE IF NOT EXISTS ops.schema_migrations (
+                           id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())""")
+        cur.execute("SELECT id FROM ops.schema_migrations")
+        done = {row[0] for row in cur.fetchall()}
+        for mig_id, statement in MIGRATIONS:
+            if mig_id in done:
+                continue
+            cur.execute(statement)
+            cur.execute("INSERT INTO ops.schema_migrations (id) VALUES (%s)", (mig_id,))
+            applied_now.append(mig_id)
+    conn.commit()
+    return applied_now
+
+
+def ensure_raw_table(cur, raw_table: str) -> None:
+    """Create ``raw_table`` (``raw.<api>__<endpoint>``) if it does not exist.
+
+    Two first landings racing on ``CREATE TABLE IF NOT EXISTS`` can collide in the catalog, so creation
+    happens under an advisory lock on the table's name (taken only while the table is missing).
+    """
+    cur.execute("SELECT to_regclass(%s)", (raw_table,))
+    if cur.fetchone()[0] is not None:
+        return
+    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl|{raw_table}",))
+    schema, name = raw_table.split(".", 1)
+    cur.execute(sql.SQL(RAW_TABLE_DDL).format(
+        table=sql.Identifier(schema, name),
+        unique=sql.Identifier(f"{name}_request_interval_page"),
+        interval_check=sql.Identifier(f"{name}_interval_order"),
+        landed_index=sql.Identifier(f"{name}_landed_at"),
+        fetched_index=sql.Identifier(f"{name}_fetched_at"),
+    ))
+
+
+def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str,
+         interval_start: datetime, interval_end: datetime, run_id: str, pages: Sequence[RawPage]) -> Landed:
+    """Replace the rows of (``request_key``, interval) in ``raw_table`` with ``pages``, atomically.
+
+    ``conn`` is a psycopg (3) connection; it is committed on success and rolled back on any error, so either
+    every page of the request lands or none does.
+    """
+    if not pages:
+        raise ValueError(f"{raw_table}: nothing to land for {request_key} [{interval_start}, {interval_end})")
+    schema, name = raw_table.split(".", 1)
+    table = sql.Identifier(schema, name)
+    lock_key = f"{raw_table}|{request_key}|{interval_start.isoformat()}|{interval_end.isoformat()}"
+    try:
+        with conn.cursor() as cur:
+            ensure_raw_table(cur, raw_table)
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE request_key = %s AND interval_start = %s AND interval_end = %s")
+                .format(table),
+                (request_key, interval_start, interval_end),
+            )
+            replaced = cur.rowcount
+            rows = [
+                (source, endpoint, request_key, orjson.dumps(page.params).decode(), number, interval_start,
+                 interval_end, page.status, page.fetched_at, run_id, page.text,
+                 hashlib.sha256(page.text.encode()).hexdigest())
+                for number, page in enumerate(pages, start=1)
+            ]
+            cur.executemany(
+                sql.SQL("""INSERT INTO {} (source, endpoint, request_key, request_params, page, interval_start,
+                                           interval_end, http_status, fetched_at, run_id, body, body_sha256)
+                           VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)""").format(table),
+                rows,
+            )
+            n_bytes = sum(len(page.text.encode()) for page in pages)
+            n_records = sum(page.records for page in pages)
+            cur.execute(
+                """INSERT INTO ops.landing_audit (raw_table, source, endpoint, request_key, interval_start,
+                                                  interval_end, run_id, pages, records, bytes, rows_replaced)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (raw_table, source, endpoint, request_key, interval_start, interval_end, run_id, len(pages),
+                 n_records, n_bytes, replaced),
+            )
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    return Landed(raw_table, request_key, interval_start.isoformat(), interval_end.isoformat(), len(pages),
+                  n_records, n_bytes, replaced)

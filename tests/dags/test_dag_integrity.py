@@ -1,0 +1,70 @@
+"""Every DAG imports cleanly and follows the house rules (owner, tags, retries, pools, timetables)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from cryptoflow.airflow_defaults import OWNER
+from cryptoflow.apis import APIS
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(dag_folder=str(DAGS_DIR), safe_mode=False)
+    bag.caught_warnings = [w for w in caught if "cryptoflow" in str(w.filename) or "dags" in str(w.filename)]
+    return bag
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) == len(list(DAGS_DIR.glob("*.py"))), "one DAG per file"
+
+
+def test_no_warnings_from_our_dag_files(dagbag):
+    assert [str(w.message) for w in dagbag.caught_warnings] == []
+
+
+def test_every_dag_has_owner_tags_retries_and_docs(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, dag_id
+        assert dag.doc_md, dag_id
+        assert dag.catchup in (True, False), dag_id
+        for task in dag.tasks:
+            assert task.owner == OWNER, (dag_id, task.task_id)
+            assert task.retries >= 1, (dag_id, task.task_id)
+
+
+def test_every_api_task_runs_in_its_apis_pool(dagbag):
+    api_tasks = 0
+    for dag_id, dag in dagbag.dags.items():
+        if "ingest" not in dag.tags:
+            continue
+        api = next(tag for tag in dag.tags if tag in APIS)
+        for task in dag.tasks:
+            api_tasks += 1
+            assert task.pool == api, (dag_id, task.task_id, task.pool)
+    assert api_tasks >= 1
+
+
+def test_scheduled_dags_have_non_zero_data_intervals(dagbag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    for dag_id, dag in dagbag.dags.items():
+        if "ingest" in dag.tags:
+            assert isinstance(dag.timetable, CronDataIntervalTimetable), dag_id
+
+
+def test_dbt_dag_is_scheduled_on_every_raw_asset_the_ingest_dags_emit(dagbag):
+    emitted = {outlet.name for dag in dagbag.dags.values() for task in dag.tasks for outlet in task.outlets}
+    dbt = dagbag.dags["dbt_marts"]
+    scheduled_on = {asset.name for asset in dbt.timetable.asset_condition.objects}
+    assert emitted and emitted <= scheduled_on
