@@ -9,32 +9,74 @@ state. The warehouse database is recreated empty for every session.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import airflow_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     from cryptoflow.devstack import environment
-    from cryptoflow.devstack.postgres import StackError, drop_database, ensure_database, ensure_server, free_port
+    from cryptoflow.devstack.postgres import StackError, ensure_database, ensure_server, free_port
 
     try:
         server = ensure_server(environment.LOCAL_DIR / "postgres")
     except StackError as exc:
         pytest.exit(f"cannot start the tests' Postgres: {exc}", returncode=3)
-    profile = environment.test_profile(airflow_port=free_port(), sandbox_port=free_port())
-    drop_database(server, profile.warehouse_db)
+    drop_stale_sessions(server)
+    # One profile per test session (its own warehouse, metadata database and Airflow home), so that
+    # concurrent sessions never see each other's rows or runs.
+    profile = environment.Profile(f"test_{os.getpid()}", airflow_port=free_port(), sandbox_port=free_port())
     ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
     ensure_database(server, profile.metadata_db)
-    env = environment.stack_env(profile, server)
-    os.environ.update(env)
+    os.environ.update(environment.stack_env(profile, server))
     config.stash[SERVER_KEY] = server
     config.stash[PROFILE_KEY] = profile
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    from cryptoflow.devstack.postgres import drop_database
+
+    server = config.stash.get(SERVER_KEY, None)
+    profile = config.stash.get(PROFILE_KEY, None)
+    if server is None or profile is None or os.environ.get("CRYPTOFLOW_KEEP_TEST_STATE"):
+        return
+    for name in (profile.warehouse_db, profile.metadata_db):
+        drop_database(server, name)
+    shutil.rmtree(profile.home, ignore_errors=True)
+
+
+def drop_stale_sessions(server) -> None:
+    """Drop the databases of earlier test sessions whose process is gone (a killed run leaves them)."""
+    import re
+
+    import psycopg
+
+    from cryptoflow.devstack.postgres import drop_database
+
+    with psycopg.connect(server.admin_dsn) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'cryptoflow\\_test\\_%'").fetchall()]
+    for name in names:
+        match = re.fullmatch(r"cryptoflow_test_(\d+)_(warehouse|airflow)", name)
+        if match and not pid_alive(int(match.group(1))):
+            drop_database(server, name)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 SERVER_KEY = pytest.StashKey[object]()
@@ -71,18 +113,6 @@ def airflow_db(pg_server, profile) -> str:
     """The test metadata database, migrated to head once per session."""
     airflow_cli("db", "migrate")
     return pg_server.dsn_for(profile.metadata_db)
-
-
-def airflow_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
-                timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``airflow <args>`` with the session's environment; on failure show its output."""
-    exe = str(Path(sys.executable).with_name("airflow"))
-    proc = subprocess.run([exe, *args], env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          check=False, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"airflow {' '.join(args)} exited {proc.returncode}\n"
-                             f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Delay before attempt ``attempt + 1`` (attempt counts from 1)."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+        return random.uniform(ceiling / 2, ceiling)
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,8 @@ class ApiHook(HttpHook):
             except InvalidBody as exc:
                 rate_limited = "error_code 1008" in str(exc)
                 if rate_limited and attempt < self.retry.max_attempts:
-                    delay = retry_after_seconds(response.headers.get("Retry-After")) or self.retry.backoff(attempt)
+                    header = response.headers.get("Retry-After")
+                    delay = retry_after_seconds(header) or self.retry.backoff(attempt)
                     self.sleep(delay)
                     continue
                 raise InvalidResponse(f"{where}: invalid response: {exc}", status=status) from None

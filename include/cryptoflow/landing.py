@@ -174,8 +174,9 @@ def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str,
                 for number, page in enumerate(pages, start=1)
             ]
             cur.executemany(
-                sql.SQL("""INSERT INTO {} (source, endpoint, request_key, request_params, page, interval_start,
-                                           interval_end, http_status, fetched_at, run_id, body, body_sha256)
+                sql.SQL("""INSERT INTO {} (source, endpoint, request_key, request_params, page,
+                                           interval_start, interval_end, http_status, fetched_at, run_id,
+                                           body, body_sha256)
                            VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)""").format(table),
                 rows,
             )

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-
 from cryptoflow.landing import RawPage, land, migrate, request_key
 
 START = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -21,7 +20,8 @@ def page(n: int, text: str | None = None) -> RawPage:
 
 
 def land_pages(conn, pages, run_id="run-1", start=START, end=END):
-    key = request_key("/coins/markets", {"vs_currency": "usd", "page": 1, "per_page": 1}, ("page", "per_page"))
+    params = {"vs_currency": "usd", "page": 1, "per_page": 1}
+    key = request_key("/coins/markets", params, ("page", "per_page"))
     return land(conn, raw_table=TABLE, source="test", endpoint="/coins/markets", request_key=key,
                 interval_start=start, interval_end=end, run_id=run_id, pages=pages)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cryptoflow.apis import get_api
 from cryptoflow.validation import InvalidBody, validate
 
@@ -55,7 +54,7 @@ def test_missing_field_is_named():
 
 
 def test_string_where_a_number_belongs_is_named():
-    with pytest.raises(InvalidBody, match="field 'current_price' is str '70187.1', expected a number"):
+    with pytest.raises(InvalidBody, match=r"field 'current_price' is str '70187\.1', expected a number"):
         validate(dumps([coin(current_price="70187.1")]), "application/json", MARKETS)
 
 

@@ -1,0 +1,112 @@
+"""The thin slice end to end, on real parts: the API sandbox → ``airflow dags test coingecko_markets``
+→ raw table in Postgres → ``airflow dags test dbt_marts`` (dbt build with tests) → ``fct_price_hourly``,
+checked value for value against the sandbox's own answers; then the same interval again, which must
+leave every count and value as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+from cryptoflow.apis import get_api
+
+from tests.helpers import airflow_cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# The sandbox's clock is frozen inside the interval, so "now" answers are the same on every call.
+SANDBOX_NOW = datetime(2026, 11, 20, 10, 17, 23, tzinfo=UTC)
+# `dags test` files a manual run under the interval that ends at its logical date.
+LOGICAL_DATE = "2026-11-20T11:00:00+00:00"
+INTERVAL = (datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 20, 11, tzinfo=UTC))
+TOP_N = 300
+MARKETS = get_api("coingecko").endpoint("coins_markets")
+
+
+def sandbox_pages(sandbox) -> list[str]:
+    """The bodies the sandbox serves for the DAG's request, fetched directly."""
+    pages = []
+    size = MARKETS.paginator.size_for(TOP_N)
+    for page in range(1, MARKETS.paginator.calls_for(TOP_N) + 1):
+        response = requests.get(
+            sandbox.base_url("coingecko", "demo") + MARKETS.path,
+            params={**MARKETS.params, "page": page, "per_page": size},
+            headers={"x-cg-demo-api-key": sandbox.key("coingecko", "demo")},
+            timeout=30,
+        )
+        response.raise_for_status()
+        pages.append(response.text)
+    return pages
+
+
+def mart(warehouse) -> dict[tuple[str, datetime], tuple]:
+    rows = warehouse.execute(
+        "SELECT asset_id, price_hour, price_usd, market_cap_usd, volume_24h_usd, market_cap_rank, "
+        "observed_at FROM marts.fct_price_hourly").fetchall()
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def as_decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def expected_mart(pages: list[str]) -> dict[tuple[str, datetime], tuple]:
+    out = {}
+    for page in pages:
+        for coin in json.loads(page):
+            observed = datetime.fromisoformat(coin["last_updated"].replace("Z", "+00:00"))
+            hour = observed.replace(minute=0, second=0, microsecond=0)
+            out[(coin["id"], hour)] = (as_decimal(coin["current_price"]), as_decimal(coin["market_cap"]),
+                                       as_decimal(coin["total_volume"]), coin["market_cap_rank"], observed)
+    return out
+
+
+def run_slice(env: dict[str, str]) -> None:
+    airflow_cli("dags", "test", "coingecko_markets", LOGICAL_DATE, env=env)
+    airflow_cli("dags", "test", "dbt_marts", LOGICAL_DATE, env=env)
+
+
+def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db, warehouse):
+    sandbox.reset()
+    sandbox.set_clock(SANDBOX_NOW)
+    env = {**api_connections, "AIRFLOW_VAR_CRYPTOFLOW_COINGECKO_MARKETS_TOP_N": str(TOP_N)}
+
+    run_slice(env)
+
+    # Raw: one row per page, unchanged bodies, the run's interval, the fewest calls.
+    raw = warehouse.execute(
+        "SELECT page, body, interval_start, interval_end, http_status, source, endpoint, run_id "
+        "FROM raw.coingecko__coins_markets ORDER BY page").fetchall()
+    expected_calls = MARKETS.paginator.calls_for(TOP_N)
+    assert len(raw) == expected_calls == 2
+    assert {(r[2], r[3]) for r in raw} == {INTERVAL}
+    assert {(r[4], r[5], r[6]) for r in raw} == {(200, "coingecko", "/coins/markets")}
+    pages = sandbox_pages(sandbox)
+    assert [r[1] for r in raw] == pages  # unchanged, byte for byte
+    calls = sandbox.accounting()
+    assert calls_to(calls, MARKETS.name) == expected_calls + len(pages)  # the DAG's, then ours
+
+    # Mart: value for value against the sandbox's own data.
+    first = mart(warehouse)
+    expected = expected_mart(pages)
+    assert first == expected
+    assert {hour for _, hour in first} <= {INTERVAL[0], INTERVAL[0] - timedelta(hours=1)}
+
+    # The same interval again: same rows, same values; raw rows replaced, not added.
+    run_slice(env)
+    assert warehouse.execute("SELECT count(*) FROM raw.coingecko__coins_markets").fetchone()[0] == len(raw)
+    assert mart(warehouse) == first
+    replaced = warehouse.execute(
+        "SELECT rows_replaced FROM ops.landing_audit WHERE raw_table = 'raw.coingecko__coins_markets' "
+        "ORDER BY audit_id").fetchall()
+    assert [r[0] for r in replaced] == [0, expected_calls]
+
+
+def calls_to(accounting: dict, endpoint_name: str) -> int:
+    """Calls the sandbox counted for CoinGecko's endpoint ``endpoint_name`` (any key)."""
+    keys = accounting["apis"].get("coingecko", {}).get("keys", {})
+    return sum(key["endpoints"].get(endpoint_name, {}).get("calls", 0) for key in keys.values())
