@@ -9,6 +9,7 @@ prices mart files each price under the hour of the data's own ``last_updated``.
 from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, Variable, dag, task
+
 from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
 

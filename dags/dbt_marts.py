@@ -8,6 +8,7 @@ snapshots and their tests) on that selection, so a mart is never published witho
 from __future__ import annotations
 
 from airflow.sdk import AssetAny, dag, task
+
 from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
 

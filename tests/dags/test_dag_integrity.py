@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from cryptoflow.airflow_defaults import OWNER
 from cryptoflow.apis import APIS
 

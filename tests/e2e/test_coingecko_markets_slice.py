@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 import requests
-from cryptoflow.apis import get_api
 
+from cryptoflow.apis import get_api
 from tests.helpers import airflow_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

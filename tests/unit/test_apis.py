@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cryptoflow.apis import APIS, get_api
 from cryptoflow.apis.base import Credits, Offset, PageNumber, ScrollCursor, SinglePage
 

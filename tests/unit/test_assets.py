@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cryptoflow.assets import dbt_selection, dbt_selector, raw_asset
 from cryptoflow.dbt import selection_for
 

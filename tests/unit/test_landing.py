@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+
 from cryptoflow.landing import RawPage, land, migrate, request_key
 
 START = datetime(2026, 3, 1, 10, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cryptoflow.apis import get_api
 from cryptoflow.validation import InvalidBody, validate
 
