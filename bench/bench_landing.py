@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from bench.common import report
 
-INTERVALS = int(os.environ.get("BENCH_LANDING_INTERVALS", "12"))
-TOP_N = int(os.environ.get("BENCH_LANDING_TOP_N", "1000"))
+INTERVALS = int(os.environ.get("BENCH_LANDING_INTERVALS", "24"))
+TOP_N = int(os.environ.get("BENCH_LANDING_TOP_N", "500"))
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     from cryptoflow.sandbox import SandboxServer
 
     server = ensure_server(environment.LOCAL_DIR / "postgres")
-    profile = environment.Profile("bench", airflow_port=free_port(), sandbox_port=free_port())
+    profile = environment.Profile("bench_run", airflow_port=free_port(), sandbox_port=free_port())
     drop_database(server, profile.warehouse_db)
     ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
     os.environ.update(environment.stack_env(profile, server))
@@ -35,15 +35,16 @@ def main() -> None:
 
     endpoint = get_api("coingecko").endpoint("coins_markets")
     with SandboxServer(port=profile.sandbox_port) as sandbox:
+        sandbox.reset()
         sandbox.set_clock(datetime(2026, 6, 1, 12, 30, tzinfo=UTC), frozen=False)
-        # A plan whose minute limit is far above what one process can send: this measures our side.
-        sandbox.set_limits({"coingecko": {"demo": {"calls_per_minute": 1_000_000}}})
+        # A plan whose limits are far above what one process can send: this measures our side.
+        sandbox.set_limits({"coingecko": {"demo": {"calls_per_minute": 1_000_000,
+                                                   "monthly_credits": 1_000_000_000}}})
         os.environ["AIRFLOW_CONN_COINGECKO"] = json.dumps({
             "conn_type": "http", "host": sandbox.base_url("coingecko", "demo"),
             "password": sandbox.key("coingecko", "demo"), "extra": {"plan": "demo"}})
-        sandbox.reset()
         start = datetime(2026, 6, 1, tzinfo=UTC)
-        responses = rows = calls = n_bytes = 0
+        responses = rows = n_bytes = 0
         began = time.perf_counter()
         for i in range(INTERVALS):
             result = land_request("coingecko", "coins_markets", interval_start=start + timedelta(hours=i),
@@ -51,10 +52,9 @@ def main() -> None:
                                   wanted=TOP_N)
             responses += result["pages"]
             rows += result["records"]
-            calls += result["calls"]
             n_bytes += result["bytes"]
         elapsed = time.perf_counter() - began
-        counted = sandbox.total_calls("coingecko") if hasattr(sandbox, "total_calls") else calls
+        counted = sandbox.accounting(log=False)["apis"]["coingecko"]["calls"]
     fewest = INTERVALS * endpoint.paginator.calls_for(TOP_N)
     report("landing_coingecko_markets", [
         ("intervals", INTERVALS, "intervals"),
