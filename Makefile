@@ -33,7 +33,8 @@ demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then d
 stop: ## stop what `make demo` started, and nothing else
 	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack down; fi
 
-env: setup ## print exports for a shell that reaches the running stack: eval "$$(make -s env)"
+env: ## print exports for a shell that reaches the running stack: eval "$(make -s env)"
+	@$(MAKE) --no-print-directory -s setup >&2
 	@$(PY) -m cryptoflow.devstack env
 
 status: setup ## what of the local stack is running
@@ -50,7 +51,7 @@ test-fast: setup ## the unit tests only
 
 lint: setup ## ruff (with the AIR rules) and sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/sqlfluff lint dbt_project/models --dialect postgres --templater jinja --processes 2
+	@$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: setup ## run the benchmarks; figures print and land as JSON under .local/bench/
 	@$(PY) -m bench

@@ -25,9 +25,11 @@ observations as (
 {% if is_incremental() %}
 new_rows as (
 
-    select distinct date_trunc('hour', last_updated_at) as price_hour
+    select distinct date_trunc('hour', observations.last_updated_at) as price_hour
     from observations
-    where landed_at > (select coalesce(max(landed_at), '-infinity'::timestamptz) from {{ this }})
+    where observations.landed_at > (
+        select coalesce(max(existing.landed_at), '-infinity'::timestamptz) from {{ this }} as existing
+    )
 
 ),
 
@@ -50,7 +52,7 @@ ranked as (
         ) as recency
     from observations
     {% if is_incremental() %}
-    where observations.fetched_at >= (select since from window_start)
+    where observations.fetched_at >= (select window_start.since from window_start)
     {% endif %}
 
 ),
