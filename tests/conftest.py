@@ -101,10 +101,11 @@ def warehouse_dsn() -> str:
 
 @pytest.fixture
 def warehouse(warehouse_dsn: str) -> Iterator[object]:
-    """A psycopg connection to the (session's) test warehouse."""
+    """A psycopg connection to the (session's) test warehouse, in autocommit: a test's reads must not
+    hold locks that a dbt run in another process waits on."""
     import psycopg
 
-    with psycopg.connect(warehouse_dsn) as conn:
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
         yield conn
 
 

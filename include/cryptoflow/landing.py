@@ -108,7 +108,7 @@ def request_key(endpoint_path: str, params: dict[str, Any], paging_params: Seque
 def migrate(conn) -> list[str]:
     """Apply pending migrations; return the ids applied now. Safe to call from many tasks at once."""
     applied_now = []
-    with conn.cursor() as cur:
+    with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         cur.execute("CREATE SCHEMA IF NOT EXISTS ops")
         cur.execute("""CREATE TABLE IF NOT EXISTS ops.schema_migrations (
@@ -149,8 +149,8 @@ def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str,
          interval_start: datetime, interval_end: datetime, run_id: str, pages: Sequence[RawPage]) -> Landed:
     """Replace the rows of (``request_key``, interval) in ``raw_table`` with ``pages``, atomically.
 
-    ``conn`` is a psycopg (3) connection; it is committed on success and rolled back on any error, so either
-    every page of the request lands or none does.
+    ``conn`` is a psycopg (3) connection, in autocommit or not: the work runs in one transaction block,
+    committed on success and rolled back on any error, so either every page lands or none does.
     """
     if not pages:
         raise ValueError(f"{raw_table}: nothing to land for {request_key} [{interval_start}, {interval_end})")
@@ -158,7 +158,7 @@ def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str,
     table = sql.Identifier(schema, name)
     lock_key = f"{raw_table}|{request_key}|{interval_start.isoformat()}|{interval_end.isoformat()}"
     try:
-        with conn.cursor() as cur:
+        with conn.transaction(), conn.cursor() as cur:
             ensure_raw_table(cur, raw_table)
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
             cur.execute(
