@@ -324,7 +324,8 @@ class Api:
         try:
             return self.endpoints[name]
         except KeyError:
-            raise KeyError(f"{self.title} has no endpoint {name!r}; known: {sorted(self.endpoints)}") from None
+            known = sorted(self.endpoints)
+            raise KeyError(f"{self.title} has no endpoint {name!r}; known: {known}") from None
 
     def plan(self, name: str | None) -> Plan:
         return self.plans[name or self.default_plan]

@@ -20,10 +20,19 @@ AUTH_HEADER = "X-CMC_PRO_API_KEY"
 AUTH_QUERY = "CMC_PRO_API_KEY"
 
 
-def _plan(name: str, per_minute: int, monthly: int | None, daily: int | None = None,
-          history: int | None = None) -> Plan:
-    return Plan(name, per_minute, monthly_credits=monthly, daily_credits=daily, history_days=history,
-                base_url=BASE_URL, auth_header=AUTH_HEADER, auth_query=AUTH_QUERY)
+def _plan(
+    name: str, per_minute: int, monthly: int | None, daily: int | None = None, history: int | None = None
+) -> Plan:
+    return Plan(
+        name,
+        per_minute,
+        monthly_credits=monthly,
+        daily_credits=daily,
+        history_days=history,
+        base_url=BASE_URL,
+        auth_header=AUTH_HEADER,
+        auth_query=AUTH_QUERY,
+    )
 
 
 PLANS = {
@@ -46,16 +55,44 @@ DAILY_HISTORY = {"basic": 365}
 STATUS = ("status",)
 
 
-def _rule(kind: str, required: tuple[str, ...], numeric: tuple[str, ...] = (),
-          nullable: tuple[str, ...] = (), allow_empty: bool = False) -> BodyRule:
-    return BodyRule(items_path=("data",), kind=kind, required=required, numeric=numeric, nullable=nullable,
-                    allow_empty=allow_empty, status_path=STATUS)
+def _rule(
+    kind: str,
+    required: tuple[str, ...],
+    numeric: tuple[str, ...] = (),
+    nullable: tuple[str, ...] = (),
+    allow_empty: bool = False,
+) -> BodyRule:
+    return BodyRule(
+        items_path=("data",),
+        kind=kind,
+        required=required,
+        numeric=numeric,
+        nullable=nullable,
+        allow_empty=allow_empty,
+        status_path=STATUS,
+    )
 
 
-LISTING_NUMERIC = ("id", "cmc_rank", "circulating_supply", "total_supply", "max_supply", "quote.USD.price",
-                   "quote.USD.volume_24h", "quote.USD.market_cap", "quote.USD.percent_change_24h")
-LISTING_NULLABLE = ("max_supply", "platform", "self_reported_circulating_supply", "self_reported_market_cap",
-                    "tvl_ratio", "quote.USD.tvl", "quote.USD.fully_diluted_market_cap")
+LISTING_NUMERIC = (
+    "id",
+    "cmc_rank",
+    "circulating_supply",
+    "total_supply",
+    "max_supply",
+    "quote.USD.price",
+    "quote.USD.volume_24h",
+    "quote.USD.market_cap",
+    "quote.USD.percent_change_24h",
+)
+LISTING_NULLABLE = (
+    "max_supply",
+    "platform",
+    "self_reported_circulating_supply",
+    "self_reported_market_cap",
+    "tvl_ratio",
+    "quote.USD.tvl",
+    "quote.USD.fully_diluted_market_cap",
+)
 
 CRYPTOCURRENCY_MAP = Endpoint(
     name="cryptocurrency_map",
@@ -63,8 +100,13 @@ CRYPTOCURRENCY_MAP = Endpoint(
     params={"listing_status": "active", "sort": "id"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=5000),
     credits=Credits(per_call=0),
-    body=_rule("list", ("id", "name", "symbol", "slug", "is_active"), numeric=("id", "rank", "is_active"),
-               nullable=("platform", "rank"), allow_empty=True),
+    body=_rule(
+        "list",
+        ("id", "name", "symbol", "slug", "is_active"),
+        numeric=("id", "rank", "is_active"),
+        nullable=("platform", "rank"),
+        allow_empty=True,
+    ),
     description="Every CMC id with symbol, slug, platform and first/last historical data; 0 credits.",
 )
 
@@ -74,9 +116,23 @@ CRYPTOCURRENCY_LISTINGS_LATEST = Endpoint(
     params={"convert": "USD", "sort": "market_cap", "sort_dir": "desc"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=100),
     credits=Credits(per_call=1, per_items=200, per_extra_convert=1),
-    body=_rule("list", ("id", "name", "symbol", "slug", "cmc_rank", "last_updated", "quote.USD.price",
-                        "quote.USD.market_cap", "quote.USD.volume_24h"),
-               numeric=LISTING_NUMERIC, nullable=LISTING_NULLABLE, allow_empty=True),
+    body=_rule(
+        "list",
+        (
+            "id",
+            "name",
+            "symbol",
+            "slug",
+            "cmc_rank",
+            "last_updated",
+            "quote.USD.price",
+            "quote.USD.market_cap",
+            "quote.USD.volume_24h",
+        ),
+        numeric=LISTING_NUMERIC,
+        nullable=LISTING_NULLABLE,
+        allow_empty=True,
+    ),
     cache_seconds=60,
     description="Active coins ranked by market cap with a USD quote; start/limit paging, total in status.",
 )
@@ -86,8 +142,12 @@ CRYPTOCURRENCY_QUOTES_LATEST = Endpoint(
     path="/v2/cryptocurrency/quotes/latest",
     params={"convert": "USD", "skip_invalid": "true"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=_rule("map", ("id", "name", "symbol", "last_updated", "quote.USD.price", "quote.USD.market_cap"),
-               numeric=LISTING_NUMERIC, nullable=(*LISTING_NULLABLE, "cmc_rank")),
+    body=_rule(
+        "map",
+        ("id", "name", "symbol", "last_updated", "quote.USD.price", "quote.USD.market_cap"),
+        numeric=LISTING_NUMERIC,
+        nullable=(*LISTING_NULLABLE, "cmc_rank"),
+    ),
     max_ids=100,
     ids_per_call_param="id",
     cache_seconds=60,
@@ -99,8 +159,12 @@ CRYPTOCURRENCY_INFO = Endpoint(
     path="/v2/cryptocurrency/info",
     params={"skip_invalid": "false"},
     credits=Credits(per_call=1, per_items=100),
-    body=_rule("map", ("id", "name", "symbol", "slug", "category"), numeric=("id",),
-               nullable=("platform", "date_launched")),
+    body=_rule(
+        "map",
+        ("id", "name", "symbol", "slug", "category"),
+        numeric=("id",),
+        nullable=("platform", "date_launched"),
+    ),
     max_ids=100,
     ids_per_call_param="id",
     description="Static metadata (urls, logo, tags, platform, contracts); skip_invalid defaults to false.",
@@ -119,7 +183,7 @@ CRYPTOCURRENCY_QUOTES_HISTORICAL = Endpoint(
     ids_per_call_param="id",
     cache_seconds=300,
     description="Quotes at interval boundaries (closest sample; empty intervals skipped); one id gives the "
-                "bare coin object, several ids a map keyed by id. 1 credit per 100 data points.",
+    "bare coin object, several ids a map keyed by id. 1 credit per 100 data points.",
 )
 
 CRYPTOCURRENCY_OHLCV_HISTORICAL = Endpoint(
@@ -142,10 +206,24 @@ GLOBAL_METRICS_QUOTES_LATEST = Endpoint(
     path="/v1/global-metrics/quotes/latest",
     params={"convert": "USD"},
     credits=Credits(per_call=1, per_extra_convert=1),
-    body=_rule("object", ("btc_dominance", "eth_dominance", "active_cryptocurrencies", "last_updated",
-                          "quote.USD.total_market_cap", "quote.USD.total_volume_24h"),
-               numeric=("btc_dominance", "eth_dominance", "active_cryptocurrencies", "quote.USD.total_market_cap",
-                        "quote.USD.total_volume_24h")),
+    body=_rule(
+        "object",
+        (
+            "btc_dominance",
+            "eth_dominance",
+            "active_cryptocurrencies",
+            "last_updated",
+            "quote.USD.total_market_cap",
+            "quote.USD.total_volume_24h",
+        ),
+        numeric=(
+            "btc_dominance",
+            "eth_dominance",
+            "active_cryptocurrencies",
+            "quote.USD.total_market_cap",
+            "quote.USD.total_volume_24h",
+        ),
+    ),
     cache_seconds=300,
     description="Whole-market totals now.",
 )
@@ -184,8 +262,13 @@ EXCHANGE_LISTINGS_LATEST = Endpoint(
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=100),
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
     plans=GROWTH_UP,
-    body=_rule("list", ("id", "name", "slug", "quote.USD.volume_24h"), numeric=("id", "quote.USD.volume_24h"),
-               nullable=("exchange_score", "traffic_score", "date_launched"), allow_empty=True),
+    body=_rule(
+        "list",
+        ("id", "name", "slug", "quote.USD.volume_24h"),
+        numeric=("id", "quote.USD.volume_24h"),
+        nullable=("exchange_score", "traffic_score", "date_launched"),
+        allow_empty=True,
+    ),
     description="Exchanges ranked by volume; Growth and up (1006 on Basic/Startup).",
 )
 
@@ -203,10 +286,18 @@ CMC = Api(
     plans=PLANS,
     default_plan="basic",
     endpoints=endpoints(
-        CRYPTOCURRENCY_MAP, CRYPTOCURRENCY_LISTINGS_LATEST, CRYPTOCURRENCY_QUOTES_LATEST, CRYPTOCURRENCY_INFO,
-        CRYPTOCURRENCY_QUOTES_HISTORICAL, CRYPTOCURRENCY_OHLCV_HISTORICAL, GLOBAL_METRICS_QUOTES_LATEST,
-        GLOBAL_METRICS_QUOTES_HISTORICAL, FEAR_AND_GREED_LATEST, FEAR_AND_GREED_HISTORICAL,
-        EXCHANGE_LISTINGS_LATEST, KEY_INFO,
+        CRYPTOCURRENCY_MAP,
+        CRYPTOCURRENCY_LISTINGS_LATEST,
+        CRYPTOCURRENCY_QUOTES_LATEST,
+        CRYPTOCURRENCY_INFO,
+        CRYPTOCURRENCY_QUOTES_HISTORICAL,
+        CRYPTOCURRENCY_OHLCV_HISTORICAL,
+        GLOBAL_METRICS_QUOTES_LATEST,
+        GLOBAL_METRICS_QUOTES_HISTORICAL,
+        FEAR_AND_GREED_LATEST,
+        FEAR_AND_GREED_HISTORICAL,
+        EXCHANGE_LISTINGS_LATEST,
+        KEY_INFO,
     ),
     default_calls_per_minute=15,
     error_style="cmc",

@@ -15,8 +15,16 @@ from cryptoflow.apis.cmc import AUTH_HEADER, AUTH_QUERY, BASE_URL
 # Same plan names as CMC; a separate minute budget (the project's own budget is 50/min, so the
 # sandbox's default is above it). UNCERTAIN: no source gives DEX rate limits.
 PLANS = {
-    name: Plan(name, per_minute, monthly_credits=monthly, daily_credits=daily, history_days=None,
-               base_url=BASE_URL, auth_header=AUTH_HEADER, auth_query=AUTH_QUERY)
+    name: Plan(
+        name,
+        per_minute,
+        monthly_credits=monthly,
+        daily_credits=daily,
+        history_days=None,
+        base_url=BASE_URL,
+        auth_header=AUTH_HEADER,
+        auth_query=AUTH_QUERY,
+    )
     for name, per_minute, monthly, daily in (
         ("basic", 60, 10_000, 333),
         ("startup", 60, 300_000, None),
@@ -28,8 +36,16 @@ PLANS = {
 
 STATUS = ("status",)
 
-PAIR_REQUIRED = ("contract_address", "name", "network_id", "dex_id", "base_asset_symbol", "quote_asset_symbol",
-                 "last_updated", "quote")
+PAIR_REQUIRED = (
+    "contract_address",
+    "name",
+    "network_id",
+    "dex_id",
+    "base_asset_symbol",
+    "quote_asset_symbol",
+    "last_updated",
+    "quote",
+)
 
 NETWORKS_LIST = Endpoint(
     name="networks_list",
@@ -37,8 +53,14 @@ NETWORKS_LIST = Endpoint(
     params={"sort": "id", "sort_dir": "asc"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=50),
     credits=Credits(per_call=1),
-    body=BodyRule(items_path=("data",), kind="list", required=("id", "name", "network_slug"), numeric=("id",),
-                  status_path=STATUS, allow_empty=True),
+    body=BodyRule(
+        items_path=("data",),
+        kind="list",
+        required=("id", "name", "network_slug"),
+        numeric=("id",),
+        status_path=STATUS,
+        allow_empty=True,
+    ),
     description="DEX networks (chains) with their native and wrapped token ids.",
 )
 
@@ -46,11 +68,22 @@ SPOT_PAIRS_LATEST = Endpoint(
     name="spot_pairs_latest",
     path="/v4/dex/spot-pairs/latest",
     params={"sort": "volume_24h", "sort_dir": "desc", "convert_id": "2781"},
-    paginator=ScrollCursor(cursor_param="scroll_id", limit_param="limit", item_cursor_field="scroll_id",
-                           max_limit=100, default_limit=100),
+    paginator=ScrollCursor(
+        cursor_param="scroll_id",
+        limit_param="limit",
+        item_cursor_field="scroll_id",
+        max_limit=100,
+        default_limit=100,
+    ),
     credits=Credits(per_call=1),
-    body=BodyRule(items_path=("data",), kind="list", required=(*PAIR_REQUIRED, "scroll_id"),
-                  nullable=("created_at", "date_launched"), status_path=STATUS, allow_empty=True),
+    body=BodyRule(
+        items_path=("data",),
+        kind="list",
+        required=(*PAIR_REQUIRED, "scroll_id"),
+        nullable=("created_at", "date_launched"),
+        status_path=STATUS,
+        allow_empty=True,
+    ),
     description="Spot pairs of one network (network_id or network_slug required), cursor-paged by scroll_id.",
 )
 
@@ -70,8 +103,13 @@ PAIRS_OHLCV_HISTORICAL = Endpoint(
     path="/v4/dex/pairs/ohlcv/historical",
     params={"time_period": "hourly", "interval": "1h", "convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=BodyRule(items_path=("data",), kind="list", required=("contract_address", "quotes"),
-                  status_path=STATUS, allow_empty=True),
+    body=BodyRule(
+        items_path=("data",),
+        kind="list",
+        required=("contract_address", "quotes"),
+        status_path=STATUS,
+        allow_empty=True,
+    ),
     max_ids=1,
     max_count=500,
     description="OHLCV candles of one pair; `time_close` always null; at most 500 periods per call.",
@@ -82,8 +120,13 @@ PAIRS_TRADE_LATEST = Endpoint(
     path="/v4/dex/pairs/trade/latest",
     params={"convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=BodyRule(items_path=("data",), kind="list", required=("contract_address", "trades"),
-                  status_path=STATUS, allow_empty=True),
+    body=BodyRule(
+        items_path=("data",),
+        kind="list",
+        required=("contract_address", "trades"),
+        status_path=STATUS,
+        allow_empty=True,
+    ),
     max_ids=1,
     description="Up to the latest 100 trades of one pair.",
 )
@@ -93,8 +136,9 @@ CMC_DEX = Api(
     title="CoinMarketCap DEX",
     plans=PLANS,
     default_plan="basic",
-    endpoints=endpoints(NETWORKS_LIST, SPOT_PAIRS_LATEST, PAIRS_QUOTES_LATEST, PAIRS_OHLCV_HISTORICAL,
-                        PAIRS_TRADE_LATEST),
+    endpoints=endpoints(
+        NETWORKS_LIST, SPOT_PAIRS_LATEST, PAIRS_QUOTES_LATEST, PAIRS_OHLCV_HISTORICAL, PAIRS_TRADE_LATEST
+    ),
     default_calls_per_minute=50,
     error_style="cmc",
     notes="shared/API_FACTS.md §3",

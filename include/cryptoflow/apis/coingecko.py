@@ -29,48 +29,103 @@ ANALYST_UP = frozenset({"analyst", "enterprise"})
 
 PLANS = {
     # API_FACTS: Demo 30/min is the project's default where the sources disagree (30 vs 100).
-    "demo": Plan("demo", 30, monthly_credits=10_000, history_days=365, base_url=DEMO_BASE_URL,
-                 auth_header="x-cg-demo-api-key", auth_query="x_cg_demo_api_key"),
-    "basic": Plan("basic", 300, monthly_credits=100_000, history_days=730, base_url=PRO_BASE_URL,
-                  auth_header="x-cg-pro-api-key", auth_query="x_cg_pro_api_key"),
-    "analyst": Plan("analyst", 500, monthly_credits=500_000, history_days=None, base_url=PRO_BASE_URL,
-                    auth_header="x-cg-pro-api-key", auth_query="x_cg_pro_api_key"),
-    "enterprise": Plan("enterprise", 1000, monthly_credits=None, history_days=None, base_url=PRO_BASE_URL,
-                       auth_header="x-cg-pro-api-key", auth_query="x_cg_pro_api_key"),
+    "demo": Plan(
+        "demo",
+        30,
+        monthly_credits=10_000,
+        history_days=365,
+        base_url=DEMO_BASE_URL,
+        auth_header="x-cg-demo-api-key",
+        auth_query="x_cg_demo_api_key",
+    ),
+    "basic": Plan(
+        "basic",
+        300,
+        monthly_credits=100_000,
+        history_days=730,
+        base_url=PRO_BASE_URL,
+        auth_header="x-cg-pro-api-key",
+        auth_query="x_cg_pro_api_key",
+    ),
+    "analyst": Plan(
+        "analyst",
+        500,
+        monthly_credits=500_000,
+        history_days=None,
+        base_url=PRO_BASE_URL,
+        auth_header="x-cg-pro-api-key",
+        auth_query="x_cg_pro_api_key",
+    ),
+    "enterprise": Plan(
+        "enterprise",
+        1000,
+        monthly_credits=None,
+        history_days=None,
+        base_url=PRO_BASE_URL,
+        auth_header="x-cg-pro-api-key",
+        auth_query="x_cg_pro_api_key",
+    ),
     # No key at all on the public host: IP-limited, "5-15/min" observed (API_FACTS §1.2; UNCERTAIN
     # whether keyless access still works, so the sandbox can switch it off).
-    "keyless": Plan("keyless", 5, monthly_credits=None, history_days=365, base_url=DEMO_BASE_URL,
-                    auth_header=None, auth_query=None),
+    "keyless": Plan(
+        "keyless",
+        5,
+        monthly_credits=None,
+        history_days=365,
+        base_url=DEMO_BASE_URL,
+        auth_header=None,
+        auth_query=None,
+    ),
 }
 
 # Demo and keyless reach 365 days back (10012 beyond); Basic two years; the rest everything.
 HISTORY = {"demo": 365, "keyless": 365, "basic": 730}
 
 MARKET_FIELDS_NUMERIC = (
-    "current_price", "market_cap", "total_volume", "market_cap_rank", "high_24h", "low_24h",
-    "circulating_supply", "total_supply", "max_supply", "fully_diluted_valuation",
+    "current_price",
+    "market_cap",
+    "total_volume",
+    "market_cap_rank",
+    "high_24h",
+    "low_24h",
+    "circulating_supply",
+    "total_supply",
+    "max_supply",
+    "fully_diluted_valuation",
 )
 
 COINS_MARKETS = Endpoint(
     name="coins_markets",
     path="/coins/markets",
-    params={"vs_currency": "usd", "order": "market_cap_desc", "sparkline": "false",
-            "price_change_percentage": "1h,24h,7d"},
+    params={
+        "vs_currency": "usd",
+        "order": "market_cap_desc",
+        "sparkline": "false",
+        "price_change_percentage": "1h,24h,7d",
+    },
     paginator=PageNumber(page_param="page", size_param="per_page", max_size=250, default_size=100),
     body=BodyRule(
         kind="list",
         required=("id", "symbol", "name", "current_price", "market_cap", "total_volume", "last_updated"),
         numeric=MARKET_FIELDS_NUMERIC,
-        nullable=("market_cap_rank", "high_24h", "low_24h", "total_supply", "max_supply",
-                  "fully_diluted_valuation", "circulating_supply"),
+        nullable=(
+            "market_cap_rank",
+            "high_24h",
+            "low_24h",
+            "total_supply",
+            "max_supply",
+            "fully_diluted_valuation",
+            "circulating_supply",
+        ),
         allow_empty=False,
     ),
     cache_seconds=45,
     description="Market snapshot of coins ranked by market cap; answers only for now.",
 )
 
-PING = Endpoint(name="ping", path="/ping", paginator=SinglePage(),
-                body=BodyRule(kind="object", required=("gecko_says",)))
+PING = Endpoint(
+    name="ping", path="/ping", paginator=SinglePage(), body=BodyRule(kind="object", required=("gecko_says",))
+)
 
 COINS_LIST = Endpoint(
     name="coins_list",
@@ -84,15 +139,34 @@ COINS_LIST = Endpoint(
 COIN = Endpoint(
     name="coin",
     path="/coins/{id}",
-    params={"localization": "false", "tickers": "false", "market_data": "true", "community_data": "false",
-            "developer_data": "false", "sparkline": "false"},
+    params={
+        "localization": "false",
+        "tickers": "false",
+        "market_data": "true",
+        "community_data": "false",
+        "developer_data": "false",
+        "sparkline": "false",
+    },
     body=BodyRule(
         kind="object",
-        required=("id", "symbol", "name", "market_data.current_price.usd", "market_data.market_cap.usd",
-                  "market_data.total_volume.usd", "last_updated"),
-        numeric=("market_data.current_price.usd", "market_data.market_cap.usd", "market_data.total_volume.usd",
-                 "market_cap_rank", "market_data.circulating_supply", "market_data.total_supply",
-                 "market_data.max_supply"),
+        required=(
+            "id",
+            "symbol",
+            "name",
+            "market_data.current_price.usd",
+            "market_data.market_cap.usd",
+            "market_data.total_volume.usd",
+            "last_updated",
+        ),
+        numeric=(
+            "market_data.current_price.usd",
+            "market_data.market_cap.usd",
+            "market_data.total_volume.usd",
+            "market_cap_rank",
+            "market_data.circulating_supply",
+            "market_data.total_supply",
+            "market_data.max_supply",
+        ),
         nullable=("market_cap_rank", "market_data.total_supply", "market_data.max_supply"),
     ),
     cache_seconds=60,
@@ -125,7 +199,7 @@ COINS_MARKET_CHART_RANGE = Endpoint(
     param_plans={"interval": {"hourly": ENTERPRISE, "5m": ENTERPRISE, "5minutely": ENTERPRISE}},
     cache_seconds=1800,
     description="[ms, value] series between `from` and `to` (UNIX s): hourly for windows of 2-90 days, daily "
-                "beyond 90 days, 5-minutely for a <=1-day window within the last day.",
+    "beyond 90 days, 5-minutely for a <=1-day window within the last day.",
 )
 
 COINS_OHLC = Endpoint(
@@ -136,7 +210,8 @@ COINS_OHLC = Endpoint(
     history_days=HISTORY,
     param_plans={"interval": {"*": PAID}},
     cache_seconds=900,
-    description="[ms close time, open, high, low, close] candles: 30 min for 1-2 days, 4 h to 30, 4 days beyond.",
+    description="[ms close time, open, high, low, close] candles: 30 min for 1-2 days, "
+    "4 h to 30, 4 days beyond.",
 )
 
 SEARCH_TRENDING = Endpoint(
@@ -154,10 +229,21 @@ GLOBAL = Endpoint(
     body=BodyRule(
         items_path=("data",),
         kind="object",
-        required=("active_cryptocurrencies", "total_market_cap.usd", "total_volume.usd",
-                  "market_cap_percentage.btc", "updated_at"),
-        numeric=("active_cryptocurrencies", "total_market_cap.usd", "total_volume.usd",
-                 "market_cap_percentage.btc", "market_cap_change_percentage_24h_usd", "updated_at"),
+        required=(
+            "active_cryptocurrencies",
+            "total_market_cap.usd",
+            "total_volume.usd",
+            "market_cap_percentage.btc",
+            "updated_at",
+        ),
+        numeric=(
+            "active_cryptocurrencies",
+            "total_market_cap.usd",
+            "total_volume.usd",
+            "market_cap_percentage.btc",
+            "market_cap_change_percentage_24h_usd",
+            "updated_at",
+        ),
     ),
     cache_seconds=600,
     description="Whole-market totals; `updated_at` is UNIX seconds.",
@@ -170,8 +256,13 @@ EXCHANGES = Endpoint(
     body=BodyRule(
         kind="list",
         required=("id", "name", "trust_score", "trade_volume_24h_btc"),
-        numeric=("trust_score", "trust_score_rank", "trade_volume_24h_btc", "trade_volume_24h_btc_normalized",
-                 "year_established"),
+        numeric=(
+            "trust_score",
+            "trust_score_rank",
+            "trade_volume_24h_btc",
+            "trade_volume_24h_btc_normalized",
+            "year_established",
+        ),
         nullable=("year_established", "trust_score", "trust_score_rank", "country"),
         allow_empty=True,
     ),
@@ -193,8 +284,19 @@ COINGECKO = Api(
     title="CoinGecko",
     plans=PLANS,
     default_plan="demo",
-    endpoints=endpoints(PING, COINS_MARKETS, COINS_LIST, COIN, COINS_MARKET_CHART, COINS_MARKET_CHART_RANGE,
-                        COINS_OHLC, SEARCH_TRENDING, GLOBAL, EXCHANGES, KEY),
+    endpoints=endpoints(
+        PING,
+        COINS_MARKETS,
+        COINS_LIST,
+        COIN,
+        COINS_MARKET_CHART,
+        COINS_MARKET_CHART_RANGE,
+        COINS_OHLC,
+        SEARCH_TRENDING,
+        GLOBAL,
+        EXCHANGES,
+        KEY,
+    ),
     default_calls_per_minute=15,
     error_style="coingecko",
     notes="shared/API_FACTS.md §1",

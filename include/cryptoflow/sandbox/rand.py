@@ -16,18 +16,17 @@ _TWO_PI = 2.0 * math.pi
 _INV_2_53 = 1.0 / (1 << 53)
 
 
-def _fin(z: int) -> int:
+def h64(*parts: int) -> int:
+    """A 64-bit hash of integers (order matters): a multiply-add chain, then two SplitMix64 finalisers."""
+    z = 0x243F6A8885A308D3
+    for p in parts:
+        z = ((z ^ (p & MASK)) * _GOLDEN + 0x632BE59BD9B4E019) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    z ^= z >> 31
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
     return z ^ (z >> 31)
-
-
-def h64(*parts: int) -> int:
-    """A 64-bit hash of integers (order matters)."""
-    z = 0x243F6A8885A308D3
-    for p in parts:
-        z = _fin((z + (p & MASK) * _GOLDEN + _GOLDEN) & MASK)
-    return z
 
 
 def text_id(text: str) -> int:

@@ -18,18 +18,21 @@ MINUTE = 60
 
 def iso_ms(t: float) -> str:
     """``2024-04-07T16:49:31.736Z`` (UTC, milliseconds)."""
-    ms = int(round(t * 1000))
+    ms = round(t * 1000)
     s, frac = divmod(ms, 1000)
     g = time.gmtime(s)
-    return (f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:"
-            f"{g.tm_sec:02d}.{frac:03d}Z")
+    return (
+        f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:"
+        f"{g.tm_sec:02d}.{frac:03d}Z"
+    )
 
 
 def iso_offset(t: float) -> str:
     """``2024-04-08T04:02:01+00:00`` (UTC, whole seconds)."""
     g = time.gmtime(int(t))
-    return (f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:"
-            f"{g.tm_sec:02d}+00:00")
+    return (
+        f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}+00:00"
+    )
 
 
 def iso_date(t: float) -> str:
