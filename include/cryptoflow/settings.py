@@ -315,11 +315,8 @@ def point_at_sandbox(settings: AirflowSettings, sandbox_url: str | None) -> Airf
     conns = []
     for conn in settings.connections:
         host = conn.host or ""
-        for origin in DEFAULT_SANDBOX_ORIGINS:
-            if host == origin or host.startswith(origin + "/"):
-                conn = replace(conn, host=sandbox_url + host[len(origin):])
-                break
-        conns.append(conn)
+        origin = next((o for o in DEFAULT_SANDBOX_ORIGINS if host == o or host.startswith(o + "/")), None)
+        conns.append(replace(conn, host=sandbox_url + host[len(origin):]) if origin else conn)
     return replace(settings, connections=tuple(conns))
 
 
@@ -344,16 +341,16 @@ def with_api_keys(
     """
     conns, notes = [], []
     for conn in settings.connections:
-        if not conn.password and not conn.uri:
-            env_name = API_KEY_ENV.format(conn.conn_id.upper())
-            key = environ.get(env_name, "").strip()
-            if not key and sandbox_keys and on_sandbox(conn, sandbox_url):
-                key = sandbox_keys.get(conn.conn_id, {}).get(conn.plan or "", "")
-            if key:
-                conn = replace(conn, password=key)
-            elif conn.plan:
-                notes.append(f"connection {conn.conn_id!r} has no API key: set {env_name}")
-        conns.append(conn)
+        if conn.password or conn.uri:
+            conns.append(conn)
+            continue
+        env_name = API_KEY_ENV.format(conn.conn_id.upper())
+        key = environ.get(env_name, "").strip()
+        if not key and sandbox_keys and on_sandbox(conn, sandbox_url):
+            key = sandbox_keys.get(conn.conn_id, {}).get(conn.plan or "", "")
+        if not key and conn.plan:
+            notes.append(f"connection {conn.conn_id!r} has no API key: set {env_name}")
+        conns.append(replace(conn, password=key) if key else conn)
     return replace(settings, connections=tuple(conns)), notes
 
 
@@ -400,12 +397,21 @@ def apply_settings(settings: AirflowSettings, *, session: Session | None = None)
     from airflow.models.connection import Connection
     from airflow.models.pool import Pool
     from airflow.models.variable import Variable
-    from sqlalchemy import select
+    from sqlalchemy import delete, select
 
     report = ApplyReport()
     for spec in settings.connections:
         want = _connection_model(spec, Connection)
-        have = session.scalar(select(Connection).where(Connection.conn_id == spec.conn_id))
+        try:
+            have = session.scalar(select(Connection).where(Connection.conn_id == spec.conn_id))
+        except Exception:
+            # Stored under another Fernet key (a metadata database that outlived .local/): unreadable,
+            # so the file's version replaces it. (The query succeeded; only decrypting failed.)
+            session.execute(delete(Connection).where(Connection.conn_id == spec.conn_id),
+                            execution_options={"synchronize_session": False})
+            session.add(want)
+            report.updated["connections"].append(spec.conn_id)
+            continue
         if have is None:
             session.add(want)
             report.created["connections"].append(spec.conn_id)

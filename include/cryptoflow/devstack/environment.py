@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cryptoflow.devstack.postgres import Server
+from cryptoflow.devstack.postgres import Server, StackError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LOCAL_DIR = Path(os.environ.get("CRYPTOFLOW_LOCAL_DIR", REPO_ROOT / ".local")).resolve()
@@ -30,7 +31,7 @@ WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ops")
 
 @dataclass(frozen=True)
 class Profile:
-    """Names and places of one stack (``demo`` or ``test``)."""
+    """Names and places of one stack (``demo``, ``test``, or another name for a stack of its own)."""
 
     name: str
     airflow_port: int
@@ -61,12 +62,22 @@ class Profile:
         return f"http://127.0.0.1:{self.airflow_port}"
 
 
-def demo_profile() -> Profile:
-    return Profile(
-        "demo",
-        airflow_port=int(os.environ.get("CRYPTOFLOW_AIRFLOW_PORT", "8080")),
-        sandbox_port=int(os.environ.get("CRYPTOFLOW_SANDBOX_PORT", "8765")),
-    )
+def demo_profile(name: str = "demo") -> Profile:
+    """The stack ``make demo`` runs; ports from ``CRYPTOFLOW_AIRFLOW_PORT`` and ``CRYPTOFLOW_SANDBOX_PORT``.
+    (Another ``name`` gives a stack of the same shape with its own home and databases.)"""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise StackError(f"profile name {name!r}: use lower-case letters, digits and '_'")
+    return Profile(name, airflow_port=_port_env("CRYPTOFLOW_AIRFLOW_PORT", 8080),
+                   sandbox_port=_port_env("CRYPTOFLOW_SANDBOX_PORT", 8765))
+
+
+def _port_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise StackError(f"{name}={raw!r} is not a port number (1-65535)")
+    return int(raw)
 
 
 def test_profile(airflow_port: int = 0, sandbox_port: int = 0) -> Profile:
@@ -133,7 +144,7 @@ def stack_env(profile: Profile, server: Server) -> dict[str, str]:
         "no_proxy": _no_proxy(os.environ.get("NO_PROXY") or os.environ.get("no_proxy")),
         # Airflow
         "AIRFLOW_HOME": str(profile.airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("CRYPTOFLOW_DAGS_FOLDER") or str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

@@ -35,6 +35,7 @@ class Server:
     admin_dsn: str
     owned: bool  # True when the cluster under .local/ is ours to stop
     data_dir: Path | None = None
+    started: bool = False  # True when this call started it (so a failed start-up can stop it again)
 
     def dsn_for(self, database: str) -> str:
         """The DSN of ``database`` on this server (same user, host and port)."""
@@ -82,6 +83,9 @@ def find_bindir() -> Path | None:
     """The directory holding ``initdb`` and ``pg_ctl``, newest version first."""
     explicit = os.environ.get("CRYPTOFLOW_PG_BINDIR")
     if explicit:
+        if not Path(explicit, "initdb").exists():
+            raise StackError(f"CRYPTOFLOW_PG_BINDIR={explicit} holds no initdb; point it at the PostgreSQL "
+                             "server's bin directory, or unset it")
         return Path(explicit)
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
     for cand in reversed(candidates):
@@ -207,8 +211,12 @@ class LocalCluster:
         if proc.returncode != 0:
             tail = self.log_file.read_text()[-800:] if self.log_file.exists() else proc.stderr
             self.stop()
-            raise StackError(f"Postgres did not start on port {port} (log {self.log_file}):\n{tail.strip()}")
-        return Server(self.dsn(port), owned=True, data_dir=self.data_dir)
+            raise StackError(
+                f"Postgres did not start on port {port} (log {self.log_file}):\n{tail.strip()}\n"
+                f"Fix the cause above, or remove {self.root} to start from a fresh cluster, or set "
+                f"{DSN_ENV} to a server you have."
+            )
+        return Server(self.dsn(port), owned=True, data_dir=self.data_dir, started=True)
 
     def stop(self) -> bool:
         """Stop the cluster if it runs; True when it was running."""
@@ -232,7 +240,8 @@ def ensure_server(local_root: Path) -> Server:
         if reason:
             raise StackError(
                 f"{DSN_ENV}={redact(dsn)} is not reachable: {reason}\n"
-                f"Start that server, fix the DSN, or unset {DSN_ENV} to use a throwaway cluster under .local/."
+                f"Start that server, fix the DSN, or unset {DSN_ENV} to use a throwaway cluster "
+                "under .local/."
             )
         return Server(dsn, owned=False)
     cluster = LocalCluster(local_root)
@@ -248,6 +257,21 @@ def ensure_server(local_root: Path) -> Server:
 def ensure_database(server: Server, name: str, schemas: tuple[str, ...] = ()) -> str:
     """Create database ``name`` (and ``schemas`` in it) when missing; return its DSN."""
     import psycopg2
+
+    try:
+        return _ensure_database(server, name, schemas)
+    except psycopg2.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise StackError(
+            f"cannot create or open database {name} (schemas {', '.join(schemas) or '-'}) on "
+            f"{redact(server.admin_dsn)}: {reason}\nUse a DSN whose role may create databases, or create "
+            f"{name} yourself."
+        ) from None
+
+
+def _ensure_database(server: Server, name: str, schemas: tuple[str, ...]) -> str:
+    import psycopg2
+    import psycopg2.errors
     from psycopg2 import sql
 
     conn = psycopg2.connect(server.admin_dsn)
@@ -256,7 +280,10 @@ def ensure_database(server: Server, name: str, schemas: tuple[str, ...] = ()) ->
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                try:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except psycopg2.errors.DuplicateDatabase:
+                    pass  # another process (a test run beside make demo) created it just now
     finally:
         conn.close()
     dsn = server.dsn_for(name)
@@ -270,6 +297,24 @@ def ensure_database(server: Server, name: str, schemas: tuple[str, ...] = ()) ->
         finally:
             conn.close()
     return dsn
+
+
+def clone_database(server: Server, template: str, name: str) -> str:
+    """Replace database ``name`` with a copy of ``template`` (Postgres copies the files: a migrated
+    Airflow schema in well under a second, against about 17 s for ``airflow db migrate``)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(server.admin_dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
+    finally:
+        conn.close()
+    return server.dsn_for(name)
 
 
 def drop_database(server: Server, name: str) -> None:

@@ -1,0 +1,215 @@
+"""``python -m cryptoflow.devstack COMMAND``: the local stack's commands (the Makefile calls these).
+
+    demo            start everything, run every DAG once, print the UI login and the marts (make demo)
+    up              start everything, run nothing
+    down            stop what demo/up started, and nothing else (make stop)
+    env             print export lines for a shell that reaches the stack: eval "$(make -s env)"
+    status          what runs, with pids, addresses and logs (make status)
+    apply-settings  apply airflow_settings.yaml to the metadata database (idempotent)
+    report          print the UI login and the marts again
+    postgres        start|stop|status the stack's Postgres alone (.ci/run uses it)
+    container-init  docker-compose's one-shot init (secrets, databases, migration, settings)
+
+Environment: CRYPTOFLOW_PG_DSN (an admin DSN of a Postgres to use instead of a throwaway cluster under
+.local/), CRYPTOFLOW_AIRFLOW_PORT (8080), CRYPTOFLOW_SANDBOX_PORT (8765), CRYPTOFLOW_DEMO_TIMEOUT
+(seconds to wait for the DAG runs, 900), CRYPTOFLOW_<CONN_ID>_API_KEY (API keys for the connections),
+CRYPTOFLOW_DAGS_FOLDER (dags/), CRYPTOFLOW_LOCAL_DIR (.local/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from cryptoflow.devstack.environment import demo_profile, shell_exports, stack_env
+from cryptoflow.devstack.postgres import StackError
+
+
+def _profile(args):
+    return demo_profile(args.profile)
+
+
+def _settings_file(args) -> Path:
+    from cryptoflow.devstack.stack import SETTINGS_FILE
+
+    return Path(args.file) if getattr(args, "file", None) else SETTINGS_FILE
+
+
+def cmd_demo(args) -> int:
+    from cryptoflow.devstack import stack
+
+    timeout = args.timeout or float(os.environ.get("CRYPTOFLOW_DEMO_TIMEOUT", "900"))
+    stack.demo(_profile(args), timeout=timeout, settings_file=_settings_file(args))
+    return 0
+
+
+def cmd_up(args) -> int:
+    from cryptoflow.devstack import stack
+
+    profile = _profile(args)
+    stack.up(profile, settings_file=_settings_file(args))
+    print(f"stack up: Airflow {profile.airflow_url}, sandbox {profile.sandbox_url}; make stop stops it")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from cryptoflow.devstack import stack
+
+    stack.down(_profile(args))
+    return 0
+
+
+def cmd_env(args) -> int:
+    from cryptoflow.devstack import stack
+
+    profile = _profile(args)
+    server, running = stack.known_server()
+    print(shell_exports(stack_env(profile, server)))
+    # airflow and dbt live in the virtual environment: put it first on PATH (once).
+    bindir = shlex.quote(str(Path(sys.executable).parent))
+    print(f'case ":$PATH:" in *:{bindir}:*) ;; *) export PATH={bindir}:"$PATH" ;; esac')
+    if running is False:
+        print("# postgres is not running: these are the values the stack would use; start it with make demo",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_status(args) -> int:
+    from cryptoflow.devstack import stack
+
+    all_up = stack.status(_profile(args))
+    return 3 if args.check and not all_up else 0
+
+
+def cmd_apply_settings(args) -> int:
+    from cryptoflow.devstack import airflow_db, stack
+    from cryptoflow.devstack.postgres import ensure_server
+    from cryptoflow.settings import load_settings
+
+    path = _settings_file(args)
+    load_settings(path)  # a bad file fails before anything is touched
+    profile = _profile(args)
+    server = ensure_server(stack.POSTGRES_ROOT)
+    if server.started:
+        stack.note_cluster_started(profile, server)
+        print("postgres: started the throwaway cluster (make stop stops it)")
+    env = stack_env(profile, server)
+    airflow_db.prepare_airflow_db(profile, server, env)
+    report = airflow_db.apply_settings_file(path, env)
+    print(f"settings: {path.name} applied to {profile.metadata_db} ({report.summary()})")
+    return 0
+
+
+def cmd_postgres(args) -> int:
+    """The stack's Postgres alone: ``start`` prints ``started``, ``running`` or ``external`` (from
+    $CRYPTOFLOW_PG_DSN) on stdout; ``stop`` stops the .local cluster; ``status`` exits 0 when reachable."""
+    from cryptoflow.devstack import stack
+    from cryptoflow.devstack.postgres import DSN_ENV, LocalCluster, check_dsn, ensure_server, redact
+
+    external = bool(os.environ.get(DSN_ENV, "").strip())
+    if args.action == "start":
+        server = ensure_server(stack.POSTGRES_ROOT)
+        state = "external" if external else ("started" if server.started else "running")
+        print(state)
+        print(f"postgres: {state}: {redact(server.admin_dsn)}", file=sys.stderr)
+        return 0
+    if args.action == "stop":
+        if external:
+            print(f"postgres: {DSN_ENV} names a server of yours; nothing to stop", file=sys.stderr)
+            return 0
+        stopped = LocalCluster(stack.POSTGRES_ROOT).stop()
+        print(f"postgres: {'stopped' if stopped else 'was not running'}", file=sys.stderr)
+        return 0
+    server, running = stack.known_server()
+    reason = check_dsn(server.admin_dsn, timeout=3) if running is not False else "not running"
+    print(f"postgres: {redact(server.admin_dsn)}: {reason or 'reachable'}")
+    return 0 if reason is None else 3
+
+
+def cmd_container_init(args) -> int:
+    """docker-compose's one-shot init: shared secrets, databases, migration and settings, all from this
+    container's own environment (docker-compose.yml sets it; nothing from stack_env)."""
+    from cryptoflow.devstack import airflow_db, environment
+    from cryptoflow.devstack.postgres import ensure_database, ensure_server
+    from cryptoflow.settings import apply_settings, load_settings
+
+    path = _settings_file(args)
+    loaded = load_settings(path)
+    secrets_dir = Path(os.environ.get("CRYPTOFLOW_SECRETS_DIR", "/opt/airflow/secrets"))
+    for name in ("jwt_secret", "api_secret_key"):
+        environment._secret(secrets_dir / name)
+    environment._secret(secrets_dir / "fernet_key", environment._fernet_key)
+    if not os.environ.get("CRYPTOFLOW_PG_DSN"):
+        raise StackError("CRYPTOFLOW_PG_DSN is not set; docker-compose.yml sets it to the postgres service")
+    server = ensure_server(environment.LOCAL_DIR / "postgres")
+    profile = _profile(args)
+    ensure_database(server, profile.metadata_db)
+    ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
+    airflow_db.prepare_airflow_db(profile, server, {})
+    report = apply_settings(airflow_db.resolve_settings(loaded, dict(os.environ)))
+    print(f"settings: {path.name} applied ({report.summary()})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from cryptoflow.devstack import stack
+
+    profile = _profile(args)
+    server, running = stack.known_server()
+    if running is False:
+        raise StackError("postgres is not running; start the stack with make demo")
+    stack.report(profile, stack_env(profile, server))
+    return 0
+
+
+COMMANDS = {
+    "demo": (cmd_demo, "start everything, run every DAG once, print the UI login and the marts"),
+    "up": (cmd_up, "start everything, run nothing"),
+    "down": (cmd_down, "stop what demo/up started, and nothing else"),
+    "env": (cmd_env, "print export lines: eval \"$(make -s env)\""),
+    "status": (cmd_status, "what of the stack runs"),
+    "apply-settings": (cmd_apply_settings, "apply airflow_settings.yaml to the metadata database"),
+    "report": (cmd_report, "print the UI login and the marts with their row counts"),
+    "postgres": (cmd_postgres, "start, stop or check the stack's Postgres alone (CI uses it)"),
+    "container-init": (cmd_container_init, "docker-compose's init: secrets, databases, migration, settings"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cryptoflow.devstack", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="demo",
+                        help="the stack to act on (default demo; another name gets its own home under "
+                             ".local/ and its own databases)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name in ("demo", "up", "apply-settings", "container-init"):
+            p.add_argument("--file", help="the settings file (default: airflow_settings.yaml in the repo)")
+        if name == "status":
+            p.add_argument("--check", action="store_true", help="exit 3 unless every part runs")
+        if name == "postgres":
+            p.add_argument("action", choices=("start", "stop", "status"))
+        if name == "demo":
+            p.add_argument("--timeout", type=float, default=None,
+                           help="seconds to wait for the DAG runs (default $CRYPTOFLOW_DEMO_TIMEOUT or 900)")
+    args = parser.parse_args(argv)
+    from cryptoflow.settings import SettingsError
+
+    try:
+        return COMMANDS[args.command][0](args)
+    except (StackError, SettingsError) as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        after = " (what was already up keeps running; make status shows it, make stop stops it)"
+        print(f"\n{args.command}: interrupted{after if args.command in ('demo', 'up') else ''}",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Fixtures of the local-stack tests: the session's test metadata database (migrated only when not at
+head), an Airflow ORM session whose writes are rolled back, and a way to run the devstack CLI on a
+stack of its own (profile ``devstack``: own home under a temporary ``CRYPTOFLOW_LOCAL_DIR``, own
+databases on the session's Postgres, free ports) so these tests never touch the demo or the other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cryptoflow.devstack.environment import Profile
+
+REPO = Path(__file__).resolve().parents[2]
+CLI_PROFILE = "devstack"
+
+
+@pytest.fixture(scope="session")
+def metadata_dsn(pg_server, profile) -> str:
+    """The test profile's metadata database at Airflow's head revision (``airflow db migrate`` runs
+    only when it is not)."""
+    from cryptoflow.devstack.airflow_db import prepare_airflow_db
+    from cryptoflow.devstack.environment import stack_env
+
+    prepare_airflow_db(profile, pg_server, stack_env(profile, pg_server), log=lambda _: None)
+    return pg_server.dsn_for(profile.metadata_db)
+
+
+@pytest.fixture
+def airflow_session(metadata_dsn) -> Iterator[object]:
+    """A SQLAlchemy session of this process's Airflow (the test profile), rolled back at the end."""
+    from airflow import settings
+
+    session = settings.Session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def free_port() -> int:
+    from cryptoflow.devstack.postgres import free_port as pick
+
+    return pick()
+
+
+@pytest.fixture(scope="session")
+def cli_local_dir(tmp_path_factory) -> Path:
+    """``CRYPTOFLOW_LOCAL_DIR`` of the CLI runs: their Airflow home, pid files, logs and secrets."""
+    return tmp_path_factory.mktemp("devstack-local")
+
+
+@pytest.fixture(scope="session")
+def cli_databases(pg_server, cli_local_dir) -> None:
+    """Fresh databases for the CLI's stack: an empty warehouse, and a metadata database at head copied
+    from a template (migrated once, ever, and again only when Airflow's head moves)."""
+    from cryptoflow.devstack.airflow_db import prepare_airflow_db
+    from cryptoflow.devstack.postgres import drop_database
+
+    profile = Profile(CLI_PROFILE, 0, 0)
+    conn = pg_server.dsn_for(profile.metadata_db).replace("postgresql://", "postgresql+psycopg2://", 1)
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn, "AIRFLOW_HOME": str(cli_local_dir / "migrate")}
+    prepare_airflow_db(_InDir(profile.name, 0, 0, cli_local_dir), pg_server, env, log=lambda _: None,
+                       fresh=True)
+    drop_database(pg_server, profile.warehouse_db)
+
+
+@dataclass(frozen=True)
+class _InDir(Profile):
+    """A profile whose home is under ``root`` rather than this process's ``.local``."""
+
+    root: Path = Path()
+
+    @property
+    def home(self) -> Path:
+        return self.root / self.name
+
+
+@pytest.fixture(scope="session")
+def cli_env(pg_server, cli_local_dir, cli_databases) -> dict[str, str]:
+    """The environment for ``python -m cryptoflow.devstack --profile devstack ...``: this session's
+    Postgres as an external server (so the CLI never starts or stops a cluster) and no variable of the
+    test profile's own stack."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "CRYPTOFLOW_", "DBT_", "PG"))}
+    env.update({
+        "CRYPTOFLOW_LOCAL_DIR": str(cli_local_dir),
+        "CRYPTOFLOW_PG_DSN": pg_server.admin_dsn,
+        "CRYPTOFLOW_AIRFLOW_PORT": str(free_port()),
+        "CRYPTOFLOW_SANDBOX_PORT": str(free_port()),
+    })
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m cryptoflow.devstack --profile devstack <args>``; its output, whatever the exit code."""
+    return subprocess.run([sys.executable, "-m", "cryptoflow.devstack", "--profile", CLI_PROFILE, *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)

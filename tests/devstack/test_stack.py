@@ -1,0 +1,245 @@
+"""The devstack CLI on a stack of its own (profile ``devstack``, see conftest): bad input ends in one
+message and leaves nothing running; ``demo`` brings up real Airflow processes, runs a producer and its
+asset consumer, and prints the marts; a second ``demo`` changes nothing; ``down`` stops exactly what was
+started; ``env`` gives a shell that reaches it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.devstack.conftest import CLI_PROFILE, free_port, run_cli
+
+
+def _pid_files(local_dir: Path) -> list[Path]:
+    return sorted((local_dir / CLI_PROFILE / "run").glob("*.json"))
+
+
+def _one_message(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+    return proc.stderr
+
+
+def test_busy_port_is_one_message_and_nothing_starts(cli_env, cli_local_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        proc = run_cli("up", env={**cli_env, "CRYPTOFLOW_AIRFLOW_PORT": str(port)})
+    _one_message(proc, f"port {port} (Airflow API server) is in use by another process",
+                 f"CRYPTOFLOW_AIRFLOW_PORT={port + 1} make demo")
+    assert _pid_files(cli_local_dir) == []
+
+
+def test_unreadable_settings_file_is_one_message_and_nothing_starts(cli_env, cli_local_dir, tmp_path):
+    bad = tmp_path / "airflow_settings.yaml"
+    bad.write_text("airflow:\n  pools:\n    - pool_name: coingecko\n      pool_slot: fifteen\n")
+    proc = run_cli("up", "--file", str(bad), env=cli_env)
+    _one_message(proc, str(bad), "airflow.pools[0] (pool_name 'coingecko'): pool_slot must be a whole number")
+    assert _pid_files(cli_local_dir) == []
+    proc = run_cli("apply-settings", "--file", str(tmp_path / "missing.yaml"), env=cli_env)
+    _one_message(proc, "missing.yaml: file not found")
+
+
+def test_dsn_that_points_nowhere_is_one_message(cli_env, cli_local_dir):
+    nowhere = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/postgres"
+    for command in (("apply-settings",), ("postgres", "start")):
+        proc = run_cli(*command, env={**cli_env, "CRYPTOFLOW_PG_DSN": nowhere})
+        message = _one_message(proc, "CRYPTOFLOW_PG_DSN=", "is not reachable", "unset CRYPTOFLOW_PG_DSN")
+        assert "hunter2" not in message, "the password is redacted"
+    assert _pid_files(cli_local_dir) == []
+
+
+def test_a_postgres_that_will_not_start_is_one_message_and_stays_down(tmp_path_factory):
+    import tempfile
+
+    from cryptoflow.devstack.postgres import LocalCluster, StackError
+
+    base = Path(tempfile.mkdtemp(prefix="cryptoflow-broken-pg-"))
+    base.chmod(0o755)  # the cluster's owner (postgres, when we are root) must reach it
+    try:
+        cluster = LocalCluster(base / "postgres")
+        (cluster.data_dir).mkdir(parents=True)
+        (cluster.data_dir / "PG_VERSION").write_text("15\n")  # a data directory that is no cluster
+        if os.geteuid() == 0:
+            import shutil
+
+            for path in (cluster.root, cluster.data_dir, cluster.data_dir / "PG_VERSION"):
+                shutil.chown(path, user="postgres")
+            cluster.data_dir.chmod(0o700)
+        with pytest.raises(StackError) as err:
+            cluster.start(preferred_port=free_port())
+        message = str(err.value)
+        assert "Postgres did not start" in message and str(cluster.log_file) in message
+        assert "CRYPTOFLOW_PG_DSN" in message
+        assert not cluster.running()
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+PRODUCER = '''
+"""devstack test: lands one row per interval and emits the raw Asset."""
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+
+@dag(schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def devstack_producer():
+    @task(pool="coingecko", outlets=[Asset("cryptoflow://devstack/raw")])
+    def land(data_interval_start=None):
+        import os
+        import psycopg2
+        import requests
+        from airflow.sdk import BaseHook, Variable
+
+        conn = BaseHook.get_connection("coingecko")
+        assert conn.host.startswith(os.environ["CRYPTOFLOW_SANDBOX_URL"]), conn.host
+        assert conn.password, "the sandbox key was filled in"
+        requests.get(os.environ["CRYPTOFLOW_SANDBOX_URL"] + "/__admin/health", timeout=5).raise_for_status()
+        top_n = int(Variable.get("cryptoflow_coingecko_markets_top_n"))
+        with psycopg2.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"]) as pg, pg.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS raw.devstack_probe "
+                        "(hour timestamptz PRIMARY KEY, top_n int)")
+            cur.execute("INSERT INTO raw.devstack_probe VALUES (%s, %s) ON CONFLICT (hour) DO NOTHING",
+                        (data_interval_start, top_n))
+    land()
+
+
+devstack_producer()
+'''
+
+CONSUMER = '''
+"""devstack test: builds the mart when the raw Asset changes."""
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+
+@dag(schedule=[Asset("cryptoflow://devstack/raw")], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
+def devstack_consumer():
+    @task
+    def build():
+        import os
+        import psycopg2
+
+        with psycopg2.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"]) as pg, pg.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS marts.fct_devstack_probe")
+            cur.execute("CREATE TABLE marts.fct_devstack_probe AS SELECT * FROM raw.devstack_probe")
+            cur.execute("CREATE OR REPLACE VIEW marts.dim_devstack_probe AS SELECT 1 AS one")
+    build()
+
+
+devstack_consumer()
+'''
+
+
+def _sandbox_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("cryptoflow.sandbox.__main__") is not None
+    except ImportError:
+        return False
+
+
+def _ours_alive(local_dir: Path) -> dict[str, int]:
+    alive = {}
+    for path in _pid_files(local_dir):
+        record = json.loads(path.read_text())
+        try:
+            if abs(psutil.Process(record["pid"]).create_time() - record["create_time"]) < 0.05:
+                alive[path.stem] = record["pid"]
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.mark.skipif(not _sandbox_available(), reason="the API sandbox (cryptoflow.sandbox) cannot run yet")
+def test_a_broken_dag_file_stops_the_demo_before_airflow_starts(cli_env, cli_local_dir, tmp_path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "devstack_broken.py").write_text("from airflow.sdk import dag\nimport no_such_module_anywhere\n")
+    proc = run_cli("demo", env={**cli_env, "CRYPTOFLOW_DAGS_FOLDER": str(dags)})
+    _one_message(proc, "1 DAG file(s) in", "devstack_broken.py",
+                 "No module named 'no_such_module_anywhere'")
+    assert "sandbox: started" in proc.stdout
+    assert "stopped what this run started: sandbox" in proc.stdout
+    assert _ours_alive(cli_local_dir) == {} and _pid_files(cli_local_dir) == []
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.skipif(not _sandbox_available(), reason="the API sandbox (cryptoflow.sandbox) cannot run yet")
+def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(
+        cli_env, cli_local_dir, tmp_path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "devstack_producer.py").write_text(textwrap.dedent(PRODUCER))
+    (dags / "devstack_consumer.py").write_text(textwrap.dedent(CONSUMER))
+    env = {**cli_env, "CRYPTOFLOW_DAGS_FOLDER": str(dags)}
+    try:
+        first = run_cli("demo", "--timeout", "240", env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        out = first.stdout
+        for name in ("sandbox", "api-server", "scheduler", "dag-processor", "triggerer"):
+            assert f"{name}: started" in out
+        assert "dags: unpaused devstack_consumer, devstack_producer" in out  # consumer first
+        assert "devstack_producer succeeded" in out and "devstack_consumer succeeded" in out
+        assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
+        assert "login        admin / " in out and "(see " not in out
+        assert re.search(r"^  fct_devstack_probe +table +1$", out, re.M), out
+        assert re.search(r"^  dim_devstack_probe +view +1$", out, re.M), out
+        pids = _ours_alive(cli_local_dir)
+        assert set(pids) == {"sandbox", "api-server", "scheduler", "dag-processor", "triggerer"}
+
+        second = run_cli("demo", "--timeout", "60", env=env)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "started" not in second.stdout.replace("stack up", "")
+        assert "unpaused" not in second.stdout and "migrating" not in second.stdout
+        assert "(connections 3 unchanged; pools 3 unchanged; variables 1 unchanged)" in second.stdout
+        assert _ours_alive(cli_local_dir) == pids, "a second demo restarts nothing"
+
+        status = run_cli("status", "--check", env=env)
+        assert status.returncode == 0 and status.stdout.count("running") >= 6, status.stdout
+
+        exports = run_cli("env", env=env)
+        script = (exports.stdout + "\npsql -tAc 'SELECT count(*) FROM marts.fct_devstack_probe'"
+                  "\nairflow pools get coingecko -o plain")
+        shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False,
+                               env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+        assert shell.stdout.splitlines()[0] == "1", shell.stdout + shell.stderr
+        assert re.search(r"^coingecko\s+15\b", shell.stdout, re.M), shell.stdout + shell.stderr
+        assert "API_KEY" not in exports.stdout
+    finally:
+        down = run_cli("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert "stopped: triggerer, dag-processor, scheduler, sandbox, api-server" in down.stdout
+    assert _ours_alive(cli_local_dir) == {}
+    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+               for pid in pids.values())
+    assert run_cli("status", "--check", env=env).returncode == 3
+
+
+def test_env_starts_nothing(cli_env, cli_local_dir):
+    proc = run_cli("env", env=cli_env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1].startswith('case ":$PATH:" in')  # the venv's bin first on PATH, for airflow and dbt
+    assert all(line.startswith("export ") for line in lines[:-1])
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in lines[:-1])
+    assert exported["AIRFLOW_HOME"] == f"'{cli_local_dir / CLI_PROFILE / 'airflow'}'"
+    assert exported["CRYPTOFLOW_SANDBOX_URL"] == f"'http://127.0.0.1:{cli_env['CRYPTOFLOW_SANDBOX_PORT']}'"
+    assert _pid_files(cli_local_dir) == []
