@@ -44,9 +44,11 @@ def sandbox_pages(sandbox) -> list[str]:
 
 
 def mart(warehouse) -> dict[tuple[str, datetime], tuple]:
+    """The mart's rows for the hours this test's interval can fill (other tests fill other days)."""
     rows = warehouse.execute(
         "SELECT asset_id, price_hour, price_usd, market_cap_usd, volume_24h_usd, market_cap_rank, "
-        "observed_at FROM marts.fct_price_hourly").fetchall()
+        "observed_at FROM marts.fct_price_hourly WHERE price_hour BETWEEN %s AND %s",
+        (INTERVAL[0] - timedelta(hours=1), INTERVAL[1])).fetchall()
     return {(r[0], r[1]): r[2:] for r in rows}
 
 
@@ -80,7 +82,8 @@ def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db
     # Raw: one row per page, unchanged bodies, the run's interval, the fewest calls.
     raw = warehouse.execute(
         "SELECT page, body, interval_start, interval_end, http_status, source, endpoint, run_id "
-        "FROM raw.coingecko__coins_markets ORDER BY page").fetchall()
+        "FROM raw.coingecko__coins_markets WHERE interval_start = %s ORDER BY page", (INTERVAL[0],)
+    ).fetchall()
     expected_calls = MARKETS.paginator.calls_for(TOP_N)
     assert len(raw) == expected_calls == 2
     assert {(r[2], r[3]) for r in raw} == {INTERVAL}
@@ -98,11 +101,12 @@ def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db
 
     # The same interval again: same rows, same values; raw rows replaced, not added.
     run_slice(env)
-    assert warehouse.execute("SELECT count(*) FROM raw.coingecko__coins_markets").fetchone()[0] == len(raw)
+    assert warehouse.execute("SELECT count(*) FROM raw.coingecko__coins_markets WHERE interval_start = %s",
+                             (INTERVAL[0],)).fetchone()[0] == len(raw)
     assert mart(warehouse) == first
     replaced = warehouse.execute(
         "SELECT rows_replaced FROM ops.landing_audit WHERE raw_table = 'raw.coingecko__coins_markets' "
-        "ORDER BY audit_id").fetchall()
+        "AND interval_start = %s ORDER BY audit_id", (INTERVAL[0],)).fetchall()
     assert [r[0] for r in replaced] == [0, expected_calls]
 
 
