@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptoflow.apis import get_api
 from cryptoflow.apis.base import Paginator
-from cryptoflow.landing import RawPage, land, migrate, request_key
+from cryptoflow.landing import land, migrate, request_key
 
 WAREHOUSE_CONN_ID = "warehouse"
 
@@ -53,13 +53,12 @@ def land_request(
     hook = ApiHook(api, conn_id)
     listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
     key = request_key(listing.path, listing.request_params, paging_params(endpoint.paginator))
-    pages = [RawPage(p.params, p.status, p.text, p.records, p.fetched_at) for p in listing.pages]
     conn = warehouse_connection(warehouse_conn_id)
     try:
         migrate(conn)
         landed = land(conn, raw_table=api.raw_table(endpoint_name), source=api.name, endpoint=listing.path,
                       request_key=key, interval_start=interval_start, interval_end=interval_end,
-                      run_id=run_id, pages=pages)
+                      run_id=run_id, pages=listing.pages)
     finally:
         conn.close()
     return {**landed.as_dict(), "calls": hook.calls}

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from psycopg import sql
@@ -71,9 +71,8 @@ CREATE INDEX IF NOT EXISTS {fetched_index} ON {table} (fetched_at);
 """
 
 
-@dataclass(frozen=True)
-class RawPage:
-    """One response page to land (what the client fetched)."""
+class LandingPage(Protocol):
+    """What landing needs of one response page (:class:`cryptoflow.client.Page` is one)."""
 
     params: dict[str, Any]
     status: int
@@ -145,8 +144,8 @@ def ensure_raw_table(cur, raw_table: str) -> None:
     ))
 
 
-def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str,
-         interval_start: datetime, interval_end: datetime, run_id: str, pages: Sequence[RawPage]) -> Landed:
+def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str, interval_start: datetime,
+         interval_end: datetime, run_id: str, pages: Sequence[LandingPage]) -> Landed:
     """Replace the rows of (``request_key``, interval) in ``raw_table`` with ``pages``, atomically.
 
     ``conn`` is a psycopg (3) connection, in autocommit or not: the work runs in one transaction block,

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 import requests
 
@@ -67,9 +68,11 @@ def expected_mart(pages: list[str]) -> dict[tuple[str, datetime], tuple]:
     return out
 
 
-def run_slice(env: dict[str, str]) -> None:
-    airflow_cli("dags", "test", "coingecko_markets", LOGICAL_DATE, env=env)
-    airflow_cli("dags", "test", "dbt_marts", LOGICAL_DATE, env=env)
+def run_slice(env: dict[str, str]) -> str:
+    """Both DAGs, as ``airflow dags test`` runs them; returns everything they printed."""
+    ingest = airflow_cli("dags", "test", "coingecko_markets", LOGICAL_DATE, env=env)
+    dbt = airflow_cli("dags", "test", "dbt_marts", LOGICAL_DATE, env=env)
+    return ingest.stdout + ingest.stderr + dbt.stdout + dbt.stderr
 
 
 def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db, warehouse):
@@ -77,7 +80,21 @@ def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db
     sandbox.set_clock(SANDBOX_NOW)
     env = {**api_connections, "AIRFLOW_VAR_CRYPTOFLOW_COINGECKO_MARKETS_TOP_N": str(TOP_N)}
 
-    run_slice(env)
+    output = run_slice(env)
+
+    # The key is in no output, no raw row and no XCom.
+    key = sandbox.key("coingecko", "demo")
+    assert key not in output
+    assert warehouse.execute("SELECT count(*) FROM raw.coingecko__coins_markets "
+                             "WHERE body LIKE %s OR request_params::text LIKE %s",
+                             (f"%{key}%", f"%{key}%")).fetchone()[0] == 0
+    with psycopg.connect(airflow_db) as meta:
+        xcoms = meta.execute(
+            "SELECT key, value::text FROM xcom WHERE dag_id = 'coingecko_markets'").fetchall()
+    assert xcoms and all(key not in value for _, value in xcoms)
+    summary = json.loads(dict(xcoms)["return_value"])
+    summary = json.loads(summary) if isinstance(summary, str) else summary  # stored as a JSON string
+    assert summary["pages"] == MARKETS.paginator.calls_for(TOP_N)
 
     # Raw: one row per page, unchanged bodies, the run's interval, the fewest calls.
     raw = warehouse.execute(

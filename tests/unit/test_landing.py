@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from cryptoflow.landing import RawPage, land, migrate, request_key
+from cryptoflow.client import Page
+from cryptoflow.landing import land, migrate, request_key
 
 START = datetime(2026, 3, 1, 10, tzinfo=UTC)
 END = START + timedelta(hours=1)
 TABLE = "raw.test__landing"
 
 
-def page(n: int, text: str | None = None) -> RawPage:
+def page(n: int, text: str | None = None) -> Page:
     body = text if text is not None else json.dumps([{"id": f"coin-{n}", "price": n}], indent=1)
-    return RawPage({"page": n, "per_page": 1}, 200, body, 1, START + timedelta(minutes=n))
+    return Page({"page": n, "per_page": 1}, 200, body, 1, START + timedelta(minutes=n), elapsed_ms=5)
 
 
 def land_pages(conn, pages, run_id="run-1", start=START, end=END):

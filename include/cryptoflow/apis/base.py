@@ -21,6 +21,15 @@ from typing import Any
 # --------------------------------------------------------------------------------------------------
 
 
+def _page_size(wanted: int | None, maximum: int) -> int:
+    """The largest page the API allows, or fewer when fewer items are wanted."""
+    return maximum if wanted is None else max(1, min(maximum, wanted))
+
+
+def _calls(wanted: int, size: int) -> int:
+    return max(1, math.ceil(wanted / size))
+
+
 @dataclass(frozen=True)
 class SinglePage:
     """The endpoint answers in one response; there is nothing to page."""
@@ -55,9 +64,7 @@ class PageNumber:
     kind: str = "page"
 
     def size_for(self, wanted: int | None) -> int:
-        if wanted is None:
-            return self.max_size
-        return max(1, min(self.max_size, wanted))
+        return _page_size(wanted, self.max_size)
 
     def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
         out = dict(params)
@@ -79,7 +86,7 @@ class PageNumber:
 
     def calls_for(self, wanted: int) -> int:
         """The fewest calls that list ``wanted`` items (the call-minimum of the benchmarks)."""
-        return max(1, math.ceil(wanted / self.size_for(wanted)))
+        return _calls(wanted, self.size_for(wanted))
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,7 @@ class Offset:
     kind: str = "offset"
 
     def size_for(self, wanted: int | None) -> int:
-        if wanted is None:
-            return self.max_limit
-        return max(1, min(self.max_limit, wanted))
+        return _page_size(wanted, self.max_limit)
 
     def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
         out = dict(params)
@@ -124,7 +129,7 @@ class Offset:
         return out
 
     def calls_for(self, wanted: int) -> int:
-        return max(1, math.ceil(wanted / self.size_for(wanted)))
+        return _calls(wanted, self.size_for(wanted))
 
 
 @dataclass(frozen=True)
@@ -139,9 +144,7 @@ class ScrollCursor:
     kind: str = "cursor"
 
     def size_for(self, wanted: int | None) -> int:
-        if wanted is None:
-            return self.max_limit
-        return max(1, min(self.max_limit, wanted))
+        return _page_size(wanted, self.max_limit)
 
     def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
         out = dict(params)
@@ -166,7 +169,7 @@ class ScrollCursor:
         return out
 
     def calls_for(self, wanted: int) -> int:
-        return max(1, math.ceil(wanted / self.size_for(wanted)))
+        return _calls(wanted, self.size_for(wanted))
 
 
 Paginator = SinglePage | PageNumber | Offset | ScrollCursor

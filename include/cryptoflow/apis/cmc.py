@@ -55,13 +55,14 @@ DAILY_HISTORY = {"basic": 365}
 STATUS = ("status",)
 
 
-def _rule(
+def envelope_rule(
     kind: str,
     required: tuple[str, ...],
     numeric: tuple[str, ...] = (),
     nullable: tuple[str, ...] = (),
     allow_empty: bool = False,
 ) -> BodyRule:
+    """The rule of a body in CMC's envelope: records under ``data``, ``status.error_code`` must be 0."""
     return BodyRule(
         items_path=("data",),
         kind=kind,
@@ -100,7 +101,7 @@ CRYPTOCURRENCY_MAP = Endpoint(
     params={"listing_status": "active", "sort": "id"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=5000),
     credits=Credits(per_call=0),
-    body=_rule(
+    body=envelope_rule(
         "list",
         ("id", "name", "symbol", "slug", "is_active"),
         numeric=("id", "rank", "is_active"),
@@ -116,7 +117,7 @@ CRYPTOCURRENCY_LISTINGS_LATEST = Endpoint(
     params={"convert": "USD", "sort": "market_cap", "sort_dir": "desc"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=100),
     credits=Credits(per_call=1, per_items=200, per_extra_convert=1),
-    body=_rule(
+    body=envelope_rule(
         "list",
         (
             "id",
@@ -142,7 +143,7 @@ CRYPTOCURRENCY_QUOTES_LATEST = Endpoint(
     path="/v2/cryptocurrency/quotes/latest",
     params={"convert": "USD", "skip_invalid": "true"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=_rule(
+    body=envelope_rule(
         "map",
         ("id", "name", "symbol", "last_updated", "quote.USD.price", "quote.USD.market_cap"),
         numeric=LISTING_NUMERIC,
@@ -159,7 +160,7 @@ CRYPTOCURRENCY_INFO = Endpoint(
     path="/v2/cryptocurrency/info",
     params={"skip_invalid": "false"},
     credits=Credits(per_call=1, per_items=100),
-    body=_rule(
+    body=envelope_rule(
         "map",
         ("id", "name", "symbol", "slug", "category"),
         numeric=("id",),
@@ -175,7 +176,7 @@ CRYPTOCURRENCY_QUOTES_HISTORICAL = Endpoint(
     path="/v2/cryptocurrency/quotes/historical",
     params={"interval": "hourly", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=_rule("object", ("id", "symbol", "quotes"), allow_empty=True),
+    body=envelope_rule("object", ("id", "symbol", "quotes"), allow_empty=True),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_ids=100,
@@ -192,7 +193,7 @@ CRYPTOCURRENCY_OHLCV_HISTORICAL = Endpoint(
     params={"time_period": "daily", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
     plans=STARTUP_UP,
-    body=_rule("object", ("id", "symbol", "quotes"), allow_empty=True),
+    body=envelope_rule("object", ("id", "symbol", "quotes"), allow_empty=True),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_ids=100,
@@ -206,7 +207,7 @@ GLOBAL_METRICS_QUOTES_LATEST = Endpoint(
     path="/v1/global-metrics/quotes/latest",
     params={"convert": "USD"},
     credits=Credits(per_call=1, per_extra_convert=1),
-    body=_rule(
+    body=envelope_rule(
         "object",
         (
             "btc_dominance",
@@ -233,7 +234,7 @@ GLOBAL_METRICS_QUOTES_HISTORICAL = Endpoint(
     path="/v1/global-metrics/quotes/historical",
     params={"interval": "1d", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=_rule("object", ("quotes",), allow_empty=True),
+    body=envelope_rule("object", ("quotes",), allow_empty=True),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_count=10_000,
@@ -243,7 +244,7 @@ GLOBAL_METRICS_QUOTES_HISTORICAL = Endpoint(
 FEAR_AND_GREED_LATEST = Endpoint(
     name="fear_and_greed_latest",
     path="/v3/fear-and-greed/latest",
-    body=_rule("object", ("value", "value_classification", "update_time"), numeric=("value",)),
+    body=envelope_rule("object", ("value", "value_classification", "update_time"), numeric=("value",)),
     description="Today's fear-and-greed index (0-100).",
 )
 
@@ -251,7 +252,8 @@ FEAR_AND_GREED_HISTORICAL = Endpoint(
     name="fear_and_greed_historical",
     path="/v3/fear-and-greed/historical",
     paginator=Offset(start_param="start", limit_param="limit", max_limit=500, default_limit=50),
-    body=_rule("list", ("timestamp", "value", "value_classification"), numeric=("value",), allow_empty=True),
+    body=envelope_rule("list", ("timestamp", "value", "value_classification"), numeric=("value",),
+                       allow_empty=True),
     description="Daily fear-and-greed values, newest first; `timestamp` is a UNIX-seconds string.",
 )
 
@@ -262,7 +264,7 @@ EXCHANGE_LISTINGS_LATEST = Endpoint(
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=100),
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
     plans=GROWTH_UP,
-    body=_rule(
+    body=envelope_rule(
         "list",
         ("id", "name", "slug", "quote.USD.volume_24h"),
         numeric=("id", "quote.USD.volume_24h"),
@@ -276,7 +278,8 @@ KEY_INFO = Endpoint(
     name="key_info",
     path="/v1/key/info",
     credits=Credits(per_call=0),
-    body=_rule("object", ("plan.credit_limit_monthly", "plan.rate_limit_minute", "usage.current_minute")),
+    body=envelope_rule("object",
+                       ("plan.credit_limit_monthly", "plan.rate_limit_minute", "usage.current_minute")),
     description="The key's plan and usage; 0 credits but counts toward the minute limit.",
 )
 

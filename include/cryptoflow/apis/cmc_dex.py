@@ -9,8 +9,8 @@ but still the ones every client uses.
 
 from __future__ import annotations
 
-from cryptoflow.apis.base import Api, BodyRule, Credits, Endpoint, Offset, Plan, ScrollCursor, endpoints
-from cryptoflow.apis.cmc import AUTH_HEADER, AUTH_QUERY, BASE_URL
+from cryptoflow.apis.base import Api, Credits, Endpoint, Offset, Plan, ScrollCursor, endpoints
+from cryptoflow.apis.cmc import AUTH_HEADER, AUTH_QUERY, BASE_URL, envelope_rule
 
 # Same plan names as CMC; a separate minute budget (the project's own budget is 50/min, so the
 # sandbox's default is above it). UNCERTAIN: no source gives DEX rate limits.
@@ -34,7 +34,6 @@ PLANS = {
     )
 }
 
-STATUS = ("status",)
 
 PAIR_REQUIRED = (
     "contract_address",
@@ -53,14 +52,7 @@ NETWORKS_LIST = Endpoint(
     params={"sort": "id", "sort_dir": "asc"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=50),
     credits=Credits(per_call=1),
-    body=BodyRule(
-        items_path=("data",),
-        kind="list",
-        required=("id", "name", "network_slug"),
-        numeric=("id",),
-        status_path=STATUS,
-        allow_empty=True,
-    ),
+    body=envelope_rule("list", ("id", "name", "network_slug"), numeric=("id",), allow_empty=True),
     description="DEX networks (chains) with their native and wrapped token ids.",
 )
 
@@ -76,14 +68,8 @@ SPOT_PAIRS_LATEST = Endpoint(
         default_limit=100,
     ),
     credits=Credits(per_call=1),
-    body=BodyRule(
-        items_path=("data",),
-        kind="list",
-        required=(*PAIR_REQUIRED, "scroll_id"),
-        nullable=("created_at", "date_launched"),
-        status_path=STATUS,
-        allow_empty=True,
-    ),
+    body=envelope_rule("list", (*PAIR_REQUIRED, "scroll_id"), nullable=("created_at", "date_launched"),
+                       allow_empty=True),
     description="Spot pairs of one network (network_id or network_slug required), cursor-paged by scroll_id.",
 )
 
@@ -92,7 +78,7 @@ PAIRS_QUOTES_LATEST = Endpoint(
     path="/v4/dex/pairs/quotes/latest",
     params={"convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=BodyRule(items_path=("data",), kind="list", required=PAIR_REQUIRED, status_path=STATUS),
+    body=envelope_rule("list", PAIR_REQUIRED),
     max_ids=100,
     ids_per_call_param="contract_address",
     description="Latest quote of one or more pairs (comma-separated contract_address).",
@@ -103,13 +89,7 @@ PAIRS_OHLCV_HISTORICAL = Endpoint(
     path="/v4/dex/pairs/ohlcv/historical",
     params={"time_period": "hourly", "interval": "1h", "convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=BodyRule(
-        items_path=("data",),
-        kind="list",
-        required=("contract_address", "quotes"),
-        status_path=STATUS,
-        allow_empty=True,
-    ),
+    body=envelope_rule("list", ("contract_address", "quotes"), allow_empty=True),
     max_ids=1,
     max_count=500,
     description="OHLCV candles of one pair; `time_close` always null; at most 500 periods per call.",
@@ -120,13 +100,7 @@ PAIRS_TRADE_LATEST = Endpoint(
     path="/v4/dex/pairs/trade/latest",
     params={"convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=BodyRule(
-        items_path=("data",),
-        kind="list",
-        required=("contract_address", "trades"),
-        status_path=STATUS,
-        allow_empty=True,
-    ),
+    body=envelope_rule("list", ("contract_address", "trades"), allow_empty=True),
     max_ids=1,
     description="Up to the latest 100 trades of one pair.",
 )
