@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import textwrap
 from pathlib import Path
 
 import psutil
@@ -90,62 +89,6 @@ def test_a_postgres_that_will_not_start_is_one_message_and_stays_down(tmp_path_f
         shutil.rmtree(base, ignore_errors=True)
 
 
-PRODUCER = '''
-"""devstack test: lands one row per interval and emits the raw Asset."""
-import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
-
-
-@dag(schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
-def devstack_producer():
-    @task(pool="coingecko", outlets=[Asset("cryptoflow://devstack/raw")])
-    def land(data_interval_start=None):
-        import os
-        import psycopg2
-        import requests
-        from airflow.sdk import BaseHook, Variable
-
-        conn = BaseHook.get_connection("coingecko")
-        assert conn.host.startswith(os.environ["CRYPTOFLOW_SANDBOX_URL"]), conn.host
-        assert conn.password, "the sandbox key was filled in"
-        requests.get(os.environ["CRYPTOFLOW_SANDBOX_URL"] + "/__admin/health", timeout=5).raise_for_status()
-        top_n = int(Variable.get("cryptoflow_coingecko_markets_top_n"))
-        with psycopg2.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"]) as pg, pg.cursor() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS raw.devstack_probe "
-                        "(hour timestamptz PRIMARY KEY, top_n int)")
-            cur.execute("INSERT INTO raw.devstack_probe VALUES (%s, %s) ON CONFLICT (hour) DO NOTHING",
-                        (data_interval_start, top_n))
-    land()
-
-
-devstack_producer()
-'''
-
-CONSUMER = '''
-"""devstack test: builds the mart when the raw Asset changes."""
-import pendulum
-from airflow.sdk import Asset, dag, task
-
-
-@dag(schedule=[Asset("cryptoflow://devstack/raw")], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
-def devstack_consumer():
-    @task
-    def build():
-        import os
-        import psycopg2
-
-        with psycopg2.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"]) as pg, pg.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS marts.fct_devstack_probe")
-            cur.execute("CREATE TABLE marts.fct_devstack_probe AS SELECT * FROM raw.devstack_probe")
-            cur.execute("CREATE OR REPLACE VIEW marts.dim_devstack_probe AS SELECT 1 AS one")
-    build()
-
-
-devstack_consumer()
-'''
-
-
 def _sandbox_available() -> bool:
     import importlib.util
 
@@ -183,25 +126,21 @@ def test_a_broken_dag_file_stops_the_demo_before_airflow_starts(cli_env, cli_loc
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.skipif(not _sandbox_available(), reason="the API sandbox (cryptoflow.sandbox) cannot run yet")
-def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(
-        cli_env, cli_local_dir, tmp_path):
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "devstack_producer.py").write_text(textwrap.dedent(PRODUCER))
-    (dags / "devstack_consumer.py").write_text(textwrap.dedent(CONSUMER))
-    env = {**cli_env, "CRYPTOFLOW_DAGS_FOLDER": str(dags)}
+def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_env, cli_local_dir):
+    """The project's own DAGs under a real scheduler: the hourly ingest runs in its pool, its Asset
+    triggers dbt_marts, and the prices mart is filled from the sandbox."""
+    env = cli_env
     try:
         first = run_cli("demo", "--timeout", "240", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         out = first.stdout
         for name in ("sandbox", "api-server", "scheduler", "dag-processor", "triggerer"):
             assert f"{name}: started" in out
-        assert "dags: unpaused devstack_consumer, devstack_producer" in out  # consumer first
-        assert "devstack_producer succeeded" in out and "devstack_consumer succeeded" in out
+        assert "dags: unpaused dbt_marts, coingecko_markets" in out  # the consumer first
+        assert "coingecko_markets succeeded" in out and "dbt_marts succeeded" in out
         assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
         assert "login        admin / " in out and "(see " not in out
-        assert re.search(r"^  fct_devstack_probe +table +1$", out, re.M), out
-        assert re.search(r"^  dim_devstack_probe +view +1$", out, re.M), out
+        assert re.search(r"^  fct_price_hourly +table +500$", out, re.M), out
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == {"sandbox", "api-server", "scheduler", "dag-processor", "triggerer"}
 
@@ -216,11 +155,13 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(
         assert status.returncode == 0 and status.stdout.count("running") >= 6, status.stdout
 
         exports = run_cli("env", env=env)
-        script = (exports.stdout + "\npsql -tAc 'SELECT count(*) FROM marts.fct_devstack_probe'"
+        script = (exports.stdout + "\npsql -tAc 'SELECT count(*) FROM marts.fct_price_hourly'"
+                  "\npsql -d cryptoflow_devstack_airflow -tAc \"SELECT DISTINCT pool FROM task_instance "
+                  "WHERE dag_id = 'coingecko_markets'\""
                   "\nairflow pools get coingecko -o plain")
         shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False,
                                env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
-        assert shell.stdout.splitlines()[0] == "1", shell.stdout + shell.stderr
+        assert shell.stdout.splitlines()[:2] == ["500", "coingecko"], shell.stdout + shell.stderr
         assert re.search(r"^coingecko\s+15\b", shell.stdout, re.M), shell.stdout + shell.stderr
         assert "API_KEY" not in exports.stdout
     finally:
