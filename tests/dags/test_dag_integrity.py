@@ -68,3 +68,41 @@ def test_dbt_dag_is_scheduled_on_every_raw_asset_the_ingest_dags_emit(dagbag):
     dbt = dagbag.dags["dbt_marts"]
     scheduled_on = {asset.name for asset in dbt.timetable.asset_condition.objects}
     assert emitted and emitted <= scheduled_on
+
+
+NOWHERE = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://nobody@127.0.0.1:9/nowhere",
+    "AIRFLOW_CONN_WAREHOUSE": "postgres://nobody@127.0.0.1:9/nowhere",
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+}
+
+PARSE_WITHOUT_IO = r"""
+import json, socket, sys
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("network or database I/O while parsing DAG files")
+
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dags)}))
+"""
+
+
+def test_parsing_the_dags_does_no_network_or_database_io():
+    """DAG files only declare: parsing them with every Python socket refused and the metadata database
+    and warehouse pointing nowhere (libpq opens its own sockets) still gives every DAG."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", PARSE_WITHOUT_IO, str(DAGS_DIR)], capture_output=True,
+                          text=True, check=False, env={**os.environ, **NOWHERE})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert set(result["dags"]) == {path.stem for path in DAGS_DIR.glob("*.py")}
