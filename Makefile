@@ -56,5 +56,6 @@ lint: setup ## ruff (with the AIR rules) and sqlfluff on the dbt models
 bench: setup ## run the benchmarks; figures print and land as JSON under .local/bench/
 	@$(PY) -m bench
 
-clean: stop ## remove .local/ (the throwaway Postgres, Airflow home, logs) and dbt's target/
+clean: stop ## stop the .local Postgres too, then remove .local/ (cluster, Airflow homes, logs) and dbt's target/
+	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack postgres stop; fi
 	rm -rf .local dbt_project/target dbt_project/logs
