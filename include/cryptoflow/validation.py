@@ -53,13 +53,28 @@ def records_of(body: Any, rule: BodyRule) -> list[Any]:
         if not isinstance(data, list):
             raise InvalidBody(f"expected a JSON array of records, got {type(data).__name__}")
         return data
-    if rule.kind == "map":
+    if rule.kind in ("map", "record_or_map"):
         if not isinstance(data, dict):
-            raise InvalidBody(f"expected a JSON object keyed by id, got {type(data).__name__}")
-        return list(data.values())
+            raise InvalidBody(f"expected a JSON object, got {type(data).__name__}")
+        if rule.kind == "record_or_map" and is_single_record(data, rule):
+            return [data]
+        return flatten_map(data)
     if not isinstance(data, dict):
         raise InvalidBody(f"expected a JSON object, got {type(data).__name__}")
     return [data]
+
+
+def is_single_record(data: dict, rule: BodyRule) -> bool:
+    """For ``record_or_map``: one record (CMC's answer for one id) rather than a map keyed by id."""
+    return bool(rule.required) and rule.required[0].split(".")[0] in data
+
+
+def flatten_map(data: dict) -> list[Any]:
+    """The records of a map keyed by id or symbol; a symbol's value may be a list of records (CMC v2)."""
+    out: list[Any] = []
+    for value in data.values():
+        out.extend(value if isinstance(value, list) else [value])
+    return out
 
 
 def _is_number(value: Any) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from cryptoflow.apis import APIS
 from cryptoflow.apis.base import BodyRule
+from cryptoflow.validation import records_of
 from tests.sandbox.conftest import NOW_S
 
 MISSING = object()
@@ -24,19 +25,7 @@ def dig(record: Any, dotted: str) -> Any:
 
 
 def records(body: Any, rule: BodyRule) -> list[dict]:
-    node = body
-    for part in rule.items_path:
-        node = node[part]
-    if rule.kind == "list":
-        assert isinstance(node, list)
-        return node
-    if rule.kind == "object":
-        assert isinstance(node, dict)
-        return [node]
-    out: list[dict] = []
-    for value in node.values():
-        out.extend(value if isinstance(value, list) else [value])
-    return out
+    return records_of(body, rule)  # the pipeline's own reading of a body
 
 
 def check_rule(body: Any, rule: BodyRule) -> list[dict]:

@@ -77,3 +77,38 @@ def test_booleans_are_not_numbers():
 def test_an_empty_later_page_is_named_as_such():
     with pytest.raises(InvalidBody, match="empty page"):
         validate("[]", "application/json", MARKETS, first_page=False)
+
+
+CMC_HISTORICAL = get_api("cmc").endpoint("cryptocurrency_quotes_historical").body
+CMC_QUOTES_LATEST = get_api("cmc").endpoint("cryptocurrency_quotes_latest").body
+STATUS_OK = {"error_code": 0, "error_message": None, "credit_count": 1}
+
+
+def quote_history(cmc_id: int, symbol: str) -> dict:
+    return {"id": cmc_id, "name": symbol, "symbol": symbol, "quotes": []}
+
+
+def test_cmc_historical_accepts_one_record_for_one_id():
+    body = {"data": quote_history(1, "BTC"), "status": STATUS_OK}
+    _, records = validate(dumps(body), "application/json", CMC_HISTORICAL)
+    assert [r["id"] for r in records] == [1]
+
+
+def test_cmc_historical_accepts_a_map_keyed_by_id_for_several_ids():
+    body = {"data": {"1": quote_history(1, "BTC"), "1027": quote_history(1027, "ETH")}, "status": STATUS_OK}
+    _, records = validate(dumps(body), "application/json", CMC_HISTORICAL)
+    assert sorted(r["id"] for r in records) == [1, 1027]
+
+
+def test_cmc_map_accepts_a_list_per_symbol():
+    coin = {"id": 1, "name": "Bitcoin", "symbol": "BTC", "last_updated": "2026-01-01T00:00:00.000Z",
+            "quote": {"USD": {"price": 1.5, "market_cap": 10.0}}}
+    body = {"data": {"BTC": [coin, {**coin, "id": 99}]}, "status": STATUS_OK}
+    _, records = validate(dumps(body), "application/json", CMC_QUOTES_LATEST)
+    assert [r["id"] for r in records] == [1, 99]
+
+
+def test_cmc_error_inside_a_200_is_refused():
+    body = {"data": {}, "status": {"error_code": 1008, "error_message": "rate limit"}}
+    with pytest.raises(InvalidBody, match="error_code 1008"):
+        validate(dumps(body), "application/json", CMC_QUOTES_LATEST)

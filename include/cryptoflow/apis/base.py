@@ -211,8 +211,10 @@ class BodyRule:
 
     - ``items_path``: where the list (or object) of records lives: ``()`` for the body itself,
       ``("data",)`` for CMC's envelope.
-    - ``kind``: ``"list"`` (a JSON array of records), ``"object"`` (one record), or ``"map"`` (an
-      object whose values are records, such as CMC's ``data`` keyed by id).
+    - ``kind``: ``"list"`` (a JSON array of records), ``"object"`` (one record), ``"map"`` (an
+      object whose values are records, or lists of records, such as CMC's ``data`` keyed by id or by
+      symbol), or ``"record_or_map"`` (one record when one id was asked for, else a map: CMC's
+      historical endpoints; told apart by the first required field).
     - ``required``: fields every record must have (a dotted path reaches into nested objects).
     - ``numeric``: fields that must be a JSON number (or null when listed in ``nullable``).
     - ``nullable``: fields that may be null.

@@ -49,6 +49,7 @@ from typing import Any
 from cryptoflow.apis.base import BodyRule
 from cryptoflow.sandbox import rand
 from cryptoflow.sandbox.timefmt import parse_time
+from cryptoflow.validation import flatten_map, is_single_record
 
 ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "error_rate": ("error", {}),
@@ -216,11 +217,8 @@ def records(body: Any, rule: BodyRule) -> list[dict]:
     if isinstance(node, list):
         return [r for r in node if isinstance(r, dict)]
     if isinstance(node, dict):
-        if rule.kind == "map":
-            out: list[dict] = []
-            for v in node.values():
-                out.extend([r for r in v if isinstance(r, dict)] if isinstance(v, list) else [v])
-            return [r for r in out if isinstance(r, dict)]
+        if rule.kind == "map" or (rule.kind == "record_or_map" and not is_single_record(node, rule)):
+            return [r for r in flatten_map(node) if isinstance(r, dict)]
         return [node]
     return []
 
