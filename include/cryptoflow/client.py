@@ -111,14 +111,24 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         return max(0.0, float(value))
     except ValueError:
         pass
+    when = http_date(value)
+    if when is None:
+        return None
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware datetime, or None when absent or unreadable."""
+    if not value:
+        return None
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def error_summary(text: str) -> str:
@@ -247,6 +257,9 @@ class ApiHook(HttpHook):
                     self.sleep(delay)
                     continue
                 raise InvalidResponse(f"{where}: invalid response: {exc}", status=status) from None
+            # The response's own time (its Date header: the API's clock) files the page; ours is the
+            # fallback. Marts prune history by it, so it must agree with the data's timestamps.
+            fetched_at = http_date(response.headers.get("Date")) or fetched_at
             page = Page(dict(params), status, text, len(records), fetched_at, elapsed_ms, attempt)
             return page, body, records
 

@@ -69,18 +69,20 @@ def run_dbt(args: list[str], env: Mapping[str, str] | None = None, project_dir: 
 
 
 def summarize(run_results: Path) -> dict[str, Any]:
-    """Counts by status and the failing nodes, from dbt's ``run_results.json``."""
+    """Counts by status, the failing nodes and each node's execution seconds, from ``run_results.json``."""
     try:
         results = json.loads(run_results.read_text())["results"]
     except (OSError, ValueError, KeyError):
         return {}
     counts: dict[str, int] = {}
     failed = []
+    seconds = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
         if result["status"] in ("error", "fail"):
             failed.append(result["unique_id"])
-    return {"counts": counts, "failed": failed}
+        seconds[result["unique_id"]] = round(float(result.get("execution_time") or 0.0), 3)
+    return {"counts": counts, "failed": failed, "seconds": seconds}
 
 
 def event_asset_names(triggering_asset_events: Mapping[Any, Any] | None) -> list[str]:

@@ -151,3 +151,9 @@ def test_html_error_page_with_5xx_is_retried_then_reported(coingecko):
     coingecko.set_faults(api="coingecko", kind="html_5xx")
     with pytest.raises(ApiError, match=r"HTTP 502 after 2 attempts: an HTML page"):
         hook(max_attempts=2).fetch("coins_markets", wanted=10)
+
+
+def test_pages_carry_the_apis_response_time(coingecko):
+    """fetched_at is the response's Date (the API's clock, here the sandbox's frozen one)."""
+    listing = hook().fetch("coins_markets", wanted=10)
+    assert listing.pages[0].fetched_at == START + timedelta(minutes=20)

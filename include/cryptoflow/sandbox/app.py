@@ -21,6 +21,7 @@ import logging
 import socket
 import struct
 from collections import OrderedDict
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -110,7 +111,7 @@ class SandboxApp:
                 await self.admin(scope, receive, send)
                 return
             try:
-                await self.api(scope, send, path)
+                await self.api(scope, self._dated(send), path)
             except Exception:  # a sandbox bug: say so in the log, answer like a server error
                 log.exception("sandbox error on %s", path)
                 body = orjson.dumps({"error": "sandbox internal error; see the sandbox log"})
@@ -124,6 +125,18 @@ class SandboxApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+
+    def _dated(self, send: Any) -> Any:
+        """``send`` that stamps each answer's ``Date`` header with the sandbox's clock, as a real API's
+        server stamps its own time (a client may take the response time from it)."""
+
+        async def dated(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                stamp = formatdate(self.clock.now(), usegmt=True).encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"date", stamp)]}
+            await send(message)
+
+        return dated
 
     @staticmethod
     async def _send(

@@ -72,6 +72,7 @@ async def _serve(app: SandboxApp, sock: socket.socket, host: str) -> None:
         loop="none",
         lifespan="on",
         access_log=False,
+        date_header=False,  # the app stamps Date with the sandbox's clock
         log_level="warning",
         proxy_headers=False,
         timeout_keep_alive=30,

@@ -10,32 +10,27 @@
         unique_key=['asset_id', 'price_hour'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[
+            {'columns': ['asset_id', 'price_hour'], 'unique': true},
+            {'columns': ['landed_at']},
+        ],
     )
 }}
 
 with
 
-observations as (
-
-    select * from {{ ref('stg_coingecko__coins_markets') }}
-    where vs_currency = 'usd'
-
-),
-
 {% if is_incremental() %}
-new_rows as (
+new_hours as (
 
-    select distinct date_trunc('hour', observations.last_updated_at) as price_hour
-    from observations
-    where observations.landed_at > (
-        select coalesce(max(existing.landed_at), '-infinity'::timestamptz) from {{ this }} as existing
-    )
-
-),
-
-window_start as (
-
-    select min(price_hour) as since from new_rows
+    -- hours touched by rows landed since the last run; the staging view is read, not a CTE, so
+    -- Postgres pushes the landed_at filter down to the raw table's index instead of unnesting history
+    select distinct date_trunc('hour', staged.last_updated_at) as price_hour
+    from {{ ref('stg_coingecko__coins_markets') }} as staged
+    where
+        staged.vs_currency = 'usd'
+        and staged.landed_at > (
+            select coalesce(max(existing.landed_at), '-infinity'::timestamptz) from {{ this }} as existing
+        )
 
 ),
 {% endif %}
@@ -50,20 +45,24 @@ ranked as (
             order by observations.last_updated_at desc, observations.fetched_at desc,
                 observations.landing_id desc
         ) as recency
-    from observations
-    {% if is_incremental() %}
-    where observations.fetched_at >= (select window_start.since from window_start)
-    {% endif %}
+    from {{ ref('stg_coingecko__coins_markets') }} as observations
+    where
+        observations.vs_currency = 'usd'
+        {% if is_incremental() %}
+            -- an observation of hour H is fetched at or after H
+            and observations.fetched_at >= (select min(new_hours.price_hour) from new_hours)
+        {% endif %}
 
 ),
 
 latest as (
 
     select * from ranked
-    where recency = 1
-    {% if is_incremental() %}
-        and price_hour in (select new_rows.price_hour from new_rows)
-    {% endif %}
+    where
+        recency = 1
+        {% if is_incremental() %}
+            and price_hour in (select new_hours.price_hour from new_hours)
+        {% endif %}
 
 )
 
