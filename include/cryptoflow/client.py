@@ -26,7 +26,7 @@ from cryptoflow.apis.base import Api, Endpoint
 from cryptoflow.validation import InvalidBody, parse_json, validate
 
 # Connection extras that are ours, not HTTP headers (HttpHook turns unknown extras into headers).
-OWN_EXTRAS = ("plan", "calls_per_minute")
+OWN_EXTRAS = ("plan",)
 SECRET_PARAM_HINTS = ("key", "token", "secret", "password")
 
 
@@ -185,7 +185,6 @@ class ApiHook(HttpHook):
         session.headers["Accept-Encoding"] = "deflate, gzip"
         if conn.password and plan.auth_header:
             session.headers[plan.auth_header] = conn.password
-        self.plan = plan
         return session
 
     @property
