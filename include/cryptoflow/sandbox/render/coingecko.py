@@ -453,6 +453,28 @@ def _check_history(ctx: Context, t_from: float) -> None:
         raise errors.cg_history_limit(ctx.now)
 
 
+def _days_back(ctx: Context, c: Coin, params: Mapping[str, str], endpoint: str, final: float) -> float:
+    """The ``days`` parameter of ``/market_chart`` and ``/ohlc`` (a number or ``max``), within the plan's
+    history: ``max`` on a plan with a history limit, or a start beyond it, is error 10012."""
+    days_text = (params.get("days") or "").lower()
+    if not days_text:
+        raise errors.cg_error(400, "Missing parameter days")
+    if days_text == "max":
+        from cryptoflow.apis import get_api
+
+        if get_api(API).endpoint(endpoint).history_limit(ctx.plan) is not None:
+            raise errors.cg_history_limit(ctx.now)
+        return max(1.0, (final - c.listed_at) / DAY)
+    try:
+        days = float(days_text)
+    except ValueError:
+        raise errors.cg_error(400, "invalid days") from None
+    if days <= 0:
+        raise errors.cg_error(400, "invalid days")
+    _check_history(ctx, final - days * DAY)
+    return days
+
+
 def _interval_step(params: Mapping[str, str]) -> int | None:
     interval = (params.get("interval") or "").lower()
     if not interval:
@@ -468,26 +490,9 @@ def coins_market_chart(ctx: Context, path: Mapping[str, str], params: Mapping[st
     """``/coins/{id}/market_chart?days=N``: 5-minutely for 1 day, hourly to 90 days, daily beyond."""
     c = _coin(ctx, path)
     vs = _vs(params)
-    days_text = (params.get("days") or "").lower()
-    if not days_text:
-        raise errors.cg_error(400, "Missing parameter days")
     final = ctx.universe.cg_last_updated(c, ctx.snap)
-    if days_text == "max":
-        t_from = float(c.listed_at)
-        days = (final - t_from) / DAY
-        from cryptoflow.apis import get_api
-
-        if get_api(API).endpoint("coins_market_chart").history_limit(ctx.plan) is not None:
-            raise errors.cg_history_limit(ctx.now)
-    else:
-        try:
-            days = float(days_text)
-        except ValueError:
-            raise errors.cg_error(400, "invalid days") from None
-        if days <= 0:
-            raise errors.cg_error(400, "invalid days")
-        t_from = final - days * DAY
-        _check_history(ctx, t_from)
+    days = _days_back(ctx, c, params, "coins_market_chart", final)
+    t_from = final - days * DAY
     step = _interval_step(params) or (STEP if days <= 1 else HOUR if days <= 90 else DAY)
     body = chart_points(ctx, c, vs, t_from, final, step, DAILY_LAG_CHART, final)
     return Result(body, n_items=len(body["prices"]))
@@ -530,25 +535,9 @@ def coins_ohlc(ctx: Context, path: Mapping[str, str], params: Mapping[str, str])
     """``/coins/{id}/ohlc``: ``[close ms, open, high, low, close]``; 30 min / 4 h / 4 day candles by range."""
     c = _coin(ctx, path)
     vs = _vs(params)
-    days_text = (params.get("days") or "").lower()
-    if not days_text:
-        raise errors.cg_error(400, "Missing parameter days")
     u = ctx.universe
     now = u.cg_last_updated(c, ctx.snap)
-    if days_text == "max":
-        from cryptoflow.apis import get_api
-
-        if get_api(API).endpoint("coins_ohlc").history_limit(ctx.plan) is not None:
-            raise errors.cg_history_limit(ctx.now)
-        days = max(1.0, (now - c.listed_at) / DAY)
-    else:
-        try:
-            days = float(days_text)
-        except ValueError:
-            raise errors.cg_error(400, "invalid days") from None
-        if days <= 0:
-            raise errors.cg_error(400, "invalid days")
-        _check_history(ctx, now - days * DAY)
+    days = _days_back(ctx, c, params, "coins_ohlc", now)
     interval = (params.get("interval") or "").lower()
     if interval == "daily":
         size = DAY
