@@ -10,12 +10,15 @@ no ``initdb`` can be found. ``initdb`` refuses to run as root, so as root the cl
 
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +130,21 @@ def _as_owner(cmd: list[str], owner: str | None) -> list[str]:
     return ["su", owner, "-s", "/bin/sh", "-c", " ".join(cmd)]
 
 
+def _reachable(owner: str, path: Path) -> bool:
+    """Whether ``owner`` can get through to ``path``: it may enter the nearest existing directory on the
+    way (which it can only if every directory above lets it through). ``path`` itself is chowned to it."""
+    nearest = path.resolve()
+    while not nearest.exists():
+        nearest = nearest.parent
+    return _may_enter(owner, nearest)
+
+
+@functools.cache
+def _may_enter(owner: str, directory: Path) -> bool:
+    proc = subprocess.run(_as_owner(["test", "-x", str(directory)], owner), capture_output=True, check=False)
+    return proc.returncode == 0
+
+
 def _cluster_owner() -> str | None:
     """None when we may run initdb ourselves; ``postgres`` when we are root."""
     if os.geteuid() != 0:
@@ -143,13 +161,27 @@ def _cluster_owner() -> str | None:
 
 @dataclass(frozen=True)
 class LocalCluster:
-    """A throwaway cluster under ``root`` (``.local/postgres``): data, socket, log and port files."""
+    """A throwaway cluster under ``root`` (``.local/postgres``): data, socket, log and port files.
+
+    As root, the cluster belongs to ``postgres``, which must reach its directory. A checkout inside a
+    directory only its owner may enter (``mktemp -d`` makes one) keeps the data, socket and log in
+    ``$TMPDIR/cryptoflow-pg-<hash of root>`` instead; ``root`` keeps the port file either way.
+    """
 
     root: Path
 
     @property
+    def home(self) -> Path:
+        """Where the cluster's own files live: ``root``, unless its owner cannot reach it."""
+        owner = _cluster_owner()
+        if owner is None or _reachable(owner, self.root):
+            return self.root
+        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"cryptoflow-pg-{digest}"
+
+    @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.home / "data"
 
     @property
     def port_file(self) -> Path:
@@ -157,7 +189,7 @@ class LocalCluster:
 
     @property
     def log_file(self) -> Path:
-        return self.root / "postgres.log"
+        return self.home / "postgres.log"
 
     def port(self) -> int | None:
         try:
@@ -186,6 +218,8 @@ class LocalCluster:
         if owner:
             # The cluster's owner must be able to reach and write its directory.
             shutil.chown(self.root, user=owner)
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.chown(self.home, user=owner)
         port = self.port()
         if self.running() and port:
             return Server(self.dsn(port), owned=True, data_dir=self.data_dir)
@@ -201,7 +235,7 @@ class LocalCluster:
                 raise StackError(f"initdb failed in {self.data_dir}: {proc.stderr.strip()[-600:]}")
         port = free_port(port or preferred_port)
         self.port_file.write_text(f"{port}\n")
-        opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={self.root} "
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={self.home} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         proc = subprocess.run(
             _as_owner([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
