@@ -111,3 +111,24 @@ def test_docker_compose_mirrors_the_stack(env):
     assert "requirements.lock" in dockerfile
     for key in [k for k in airflow_env if k.endswith("_CMD")]:
         assert airflow_env[key].startswith("cat /opt/airflow/secrets/")
+
+
+def test_a_cluster_in_a_directory_postgres_cannot_enter_lives_in_tmpdir(tmp_path):
+    """As root, initdb runs as ``postgres``; a checkout under a 0700 directory (``mktemp -d``) gets the
+    cluster's files in $TMPDIR, and its port file stays under .local."""
+    import os
+    import stat
+
+    import pytest
+
+    from cryptoflow.devstack.postgres import LocalCluster
+
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the cluster to the postgres user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    assert stat.S_IMODE(locked.stat().st_mode) == 0o700
+    cluster = LocalCluster(locked / ".local" / "postgres")
+    assert cluster.home != cluster.root and cluster.home.name.startswith("cryptoflow-pg-")
+    assert cluster.port_file.parent == cluster.root
+    assert cluster.data_dir.parent == cluster.home
