@@ -52,6 +52,8 @@ class Client:
         plan: str | None = None,
         key: str | bool | None = True,
         headers: dict[str, str] | None = None,
+        *,
+        allow_redirects: bool = True,
         **params: Any,
     ) -> requests.Response:
         from cryptoflow.sandbox import DEFAULT_PLAN
@@ -66,7 +68,7 @@ class Client:
             else:
                 hdrs[self.HEADERS["cmc"]] = key
         url = self.sb.base_url(api, plan) + path
-        return self.session.get(url, params=params, headers=hdrs, timeout=30)
+        return self.session.get(url, params=params, headers=hdrs, timeout=30, allow_redirects=allow_redirects)
 
 
 @pytest.fixture(scope="session")

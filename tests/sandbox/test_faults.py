@@ -7,6 +7,7 @@ import json
 import pytest
 import requests
 
+from cryptoflow.sandbox import SandboxError
 from tests.sandbox.conftest import NOW_S
 
 
@@ -144,6 +145,43 @@ def test_whole_api_down_for_a_window(client, sb) -> None:
         client.get("cmc", "/v1/key/info")
     sb.clear_faults()
     assert client.get("cmc", "/v1/key/info").status_code == 200
+
+
+def test_redirect_to_another_host(client, sb) -> None:
+    sb.set_faults(
+        api="coingecko",
+        endpoint="coins_markets",
+        kind="redirect",
+        location="https://elsewhere.example/api/v3/",
+        count=2,
+    )
+    answers = [markets(client, allow_redirects=False) for _ in range(3)]
+    assert [a.status_code for a in answers] == [302, 302, 200]
+    moved = answers[0]
+    assert moved.headers["Location"] == (
+        "https://elsewhere.example/api/v3/coins/markets?vs_currency=usd&per_page=3"
+    )
+    assert moved.content == b"" and moved.is_redirect
+    row = sb.accounting(log=False)["apis"]["coingecko"]["keys"][sb.key("coingecko")]["endpoints"][
+        "coins_markets"
+    ]
+    assert row["faults"] == {"redirect": 2} and row["status"] == {"302": 2, "200": 1} and row["ok"] == 1
+    assert client.get("coingecko", "/ping", allow_redirects=False).status_code == 200
+
+
+def test_redirect_status_fixed_location_and_key_scope(client, sb) -> None:
+    startup = sb.key("cmc", "startup")
+    sb.set_faults(api="cmc", kind="redirect", status=307, location="http://127.0.0.1:9/moved", key=startup)
+    assert client.get("cmc", "/v1/key/info", allow_redirects=False).status_code == 200  # Basic: untouched
+    moved = client.get("cmc", "/v1/key/info", plan="startup", allow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["Location"] == "http://127.0.0.1:9/moved"
+    sb.set_faults(api="cmc_dex", kind="redirect", location="https://elsewhere.example/cmc/", after=1)
+    dex = [client.get("cmc_dex", "/v4/dex/networks/list", allow_redirects=False) for _ in range(2)]
+    assert [d.status_code for d in dex] == [200, 302]
+    assert dex[1].headers["Location"] == "https://elsewhere.example/cmc/v4/dex/networks/list"
+    for bad in ({"location": "/relative/"}, {"location": "https://x.example/", "status": 200}, {}):
+        with pytest.raises(SandboxError):
+            sb.set_faults(api="cmc", kind="redirect", **bad)
 
 
 def test_faults_from_the_config_file_and_bad_specs(sb) -> None:

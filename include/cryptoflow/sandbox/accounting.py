@@ -3,13 +3,16 @@
 Per API, key and endpoint: calls, answers by HTTP status, credits spent, 429s sent and faults injected;
 per API and key, a per-second log ``[unix_second, calls, 429s]`` of the last ``log_seconds`` seconds
 (real time). Keys are shown as they were sent (sandbox keys are not secrets); a keyless CoinGecko
-caller is ``"-"``.
+caller is ``"-"``. A key whose minute limit drifts (``cryptoflow.sandbox.limits.Drift``) also has
+``allowance_per_minute``: ``[minute_start_unix_seconds, allowance]`` for every wall-clock minute in which
+it made calls, so a benchmark can divide the calls made by what was allowed.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from cryptoflow.sandbox.timefmt import iso_ms
@@ -28,6 +31,7 @@ class Accounting:
         self.endpoints: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.plans: dict[tuple[str, str], str] = {}
         self.seconds: dict[tuple[str, str], OrderedDict[int, list[int]]] = {}
+        self.allowances: dict[tuple[str, str], dict[int, int]] = {}
 
     def record(
         self,
@@ -40,8 +44,10 @@ class Accounting:
         credits: int = 0,
         rate_limited: bool = False,
         fault: str | None = None,
+        allowance: Callable[[int], int | None] | None = None,
     ) -> None:
-        """Count one answer."""
+        """Count one answer; ``allowance`` (a drifting limit's allowance by wall-clock minute) notes the
+        allowance of the minute the call falls in (the latest, should the drift change within it)."""
         row = self.endpoints.get((api, key, endpoint))
         if row is None:
             row = self.endpoints[(api, key, endpoint)] = {
@@ -76,6 +82,9 @@ class Accounting:
         entry[1] += 1
         if rate_limited:
             entry[2] += 1
+        if allowance is not None:
+            minute = second // 60
+            self.allowances.setdefault((api, key), {})[minute] = allowance(minute)
 
     def snapshot(self, with_log: bool = True) -> dict[str, Any]:
         """Everything counted, as ``GET /__admin/accounting`` answers it."""
@@ -97,6 +106,11 @@ class Accounting:
             for target in (a, k):
                 for name in ("calls", "ok", "credits", "rate_limited"):
                     target[name] += row[name]
+        for (api, key), minutes in self.allowances.items():
+            if api in apis and key in apis[api]["keys"]:
+                apis[api]["keys"][key]["allowance_per_minute"] = [
+                    [m * 60, n] for m, n in sorted(minutes.items())
+                ]
         if with_log:
             for (api, key), log in self.seconds.items():
                 if api in apis and key in apis[api]["keys"]:

@@ -13,8 +13,10 @@
 ``DELETE /faults``          clear every fault (``?api=cmc``: that API's only)
 ``GET  /clock``             the sandbox's now
 ``POST /clock``             ``{"now": ISO or UNIX s or null, "frozen": true}`` or ``{"offset_s": N}``
-``GET  /limits``            limits per API and plan, and whether they are enforced
-``POST /limits``            ``{api: {plan or "*": {calls_per_minute, monthly_credits, daily_credits}}}``,
+``GET  /limits``            limits per API and plan, and whether they are enforced; a drifting limit
+                            shows ``drift: {low, high, step, seed, m0, minute, allowance}``
+``POST /limits``            ``{api: {plan or "*": {calls_per_minute, monthly_credits, daily_credits,
+                            drift}}}`` (``drift: {low, high, step, seed}`` or null, see ``limits.py``),
                             ``{"enforce": false}``; ``{"reset_usage": true}`` zeroes usage
 ``GET  /settings``          the settings (UNCERTAIN behaviours) in force
 ``POST /settings``          change settings at run time (clears the body cache)

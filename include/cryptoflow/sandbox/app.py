@@ -20,6 +20,7 @@ import contextlib
 import logging
 import socket
 import struct
+import time
 from collections import OrderedDict
 from email.utils import formatdate
 from typing import Any
@@ -33,7 +34,7 @@ from cryptoflow.sandbox import errors, faults, keys
 from cryptoflow.sandbox.accounting import Accounting
 from cryptoflow.sandbox.clock import Clock
 from cryptoflow.sandbox.config import Config
-from cryptoflow.sandbox.limits import Limiter
+from cryptoflow.sandbox.limits import Limiter, wall_minute
 from cryptoflow.sandbox.render import HANDLERS, Context, Result, _load
 from cryptoflow.sandbox.timefmt import floor, iso_ms
 from cryptoflow.sandbox.universe import Universe
@@ -75,6 +76,7 @@ class SandboxApp:
         self.accounting = Accounting(self.settings.log_seconds)
         self.faults = faults.FaultBook()
         self.limiter = Limiter()
+        self.started_minute = wall_minute(time.time())  # where a drift from the config starts its walk
         self.cache: OrderedDict[tuple, tuple[bytes, int, int]] = OrderedDict()
         self.cache_bytes = 0
         self.restore()
@@ -86,13 +88,30 @@ class SandboxApp:
         self.clock.configure(self.config.clock)
         self.faults = faults.FaultBook()
         self.faults.set(self.config.faults)
-        self.limiter = Limiter(self.config.limits, enforce=self.settings.enforce_limits)
+        self.limiter = Limiter(
+            self.config.limits, enforce=self.settings.enforce_limits, minute=self.started_minute
+        )
         self.accounting.reset()
 
     def clear_cache(self) -> None:
         """Forget every rendered body."""
         self.cache.clear()
         self.cache_bytes = 0
+
+    def _plan_of(self, api: str, label: str) -> str | None:
+        """The plan of the key sent as ``label`` (keyless CoinGecko: ``keyless``; unknown key: ``None``)."""
+        if label == "-":
+            return "keyless" if api == "coingecko" else None
+        key = self.keyring.get(label)
+        return key.plan if key is not None else None
+
+    def _record(
+        self, api: str, label: str, plan: str | None, endpoint: str, status: int, **counts: Any
+    ) -> None:
+        """Count one answer, with the key's allowance of the minute when its minute limit drifts (the plan
+        comes from the key when the call was answered before authentication)."""
+        drift = self.limiter.drift_of(api, plan or self._plan_of(api, label))
+        self.accounting.record(api, label, plan, endpoint, status, allowance=drift, **counts)
 
     def keys_by_api(self) -> dict[str, dict[str, str]]:
         """``{api: {plan: key}}`` of every active key (defaults first, then the config's)."""
@@ -140,9 +159,15 @@ class SandboxApp:
 
     @staticmethod
     async def _send(
-        send: Any, status: int, body: bytes, content_type: bytes = JSON, headers: dict[str, str] | None = None
+        send: Any,
+        status: int,
+        body: bytes,
+        content_type: bytes | None = JSON,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        raw = [(b"content-length", str(len(body)).encode())]
+        if content_type:
+            raw.insert(0, (b"content-type", content_type))
         if headers:
             raw.extend((k.lower().encode(), str(v).encode()) for k, v in headers.items())
         await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -195,7 +220,7 @@ class SandboxApp:
                 if style == "coingecko"
                 else errors.cmc_error(now, 404, "Not found", status=404)
             )
-            self.accounting.record(api_name, label, None, "unknown", err.status)
+            self._record(api_name, label, None, "unknown", err.status)
             await self._send(send, err.status, orjson.dumps(err.body))
             return
         name = endpoint.name
@@ -205,7 +230,7 @@ class SandboxApp:
             if delay:
                 await asyncio.sleep(delay)
             if fault is not None:
-                await self._inject(scope, send, api_name, label, name, fault, now)
+                await self._inject(scope, send, api_name, label, name, fault, now, sub)
                 return
         try:
             plan = self._authenticate(api_name, host, key_text, headers, params, now)
@@ -222,7 +247,7 @@ class SandboxApp:
             )
             if credits:
                 self.limiter.spend(api_name, label, credits)
-            self.accounting.record(
+            self._record(
                 api_name,
                 label,
                 locals().get("plan"),
@@ -250,7 +275,7 @@ class SandboxApp:
                     scope, send, b"".join(chunks), body_faults, endpoint, api_name, label, plan, credits
                 )
                 return
-            self.accounting.record(api_name, label, plan, name, 200, credits=credits)
+            self._record(api_name, label, plan, name, 200, credits=credits)
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", JSON)]})
             for chunk in chunks:  # no content-length: chunked transfer, one coin at a time in memory
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -266,7 +291,7 @@ class SandboxApp:
         if body_faults:
             await self._send_faulty(scope, send, body, body_faults, endpoint, api_name, label, plan, credits)
             return
-        self.accounting.record(api_name, label, plan, name, 200, credits=credits)
+        self._record(api_name, label, plan, name, 200, credits=credits)
         await self._send(send, 200, body)
 
     def _key_text(
@@ -398,17 +423,25 @@ class SandboxApp:
     # ---------------------------------------------------------------------------------- faults
 
     async def _inject(  # noqa: PLR0917
-        self, scope: dict, send: Any, api: str, label: str, endpoint: str, fault: faults.Fault, now: float
+        self,
+        scope: dict,
+        send: Any,
+        api: str,
+        label: str,
+        endpoint: str,
+        fault: faults.Fault,
+        now: float,
+        sub: str,
     ) -> None:
         style = APIS[api].error_style
         kind = fault.kind
-        self.accounting.record(
+        self._record(
             api,
             label,
             None,
             endpoint,
             fault.status
-            or {"rate_limit": 429, "html": 200}.get(
+            or {"rate_limit": 429, "html": 200, "redirect": faults.REDIRECT_STATUS}.get(
                 kind, 0 if kind in ("timeout", "reset") or (kind == "down" and fault.mode != "error") else 503
             ),
             rate_limited=kind == "rate_limit",
@@ -420,6 +453,11 @@ class SandboxApp:
         if kind == "timeout" or (kind == "down" and fault.mode == "timeout"):
             await asyncio.sleep(fault.delay_s if fault.delay_s is not None else 30.0)
             await self._drop(scope, rst=False)
+            return
+        if kind == "redirect":
+            location = faults.redirect_location(fault.location, sub, scope["query_string"].decode("latin-1"))
+            status = fault.status or faults.REDIRECT_STATUS
+            await self._send(send, status, b"", None, {"Location": location})
             return
         if kind == "html":
             status = fault.status or 200
@@ -455,7 +493,7 @@ class SandboxApp:
         credits: int,
     ) -> None:
         kinds = [f.kind for f in hits]
-        self.accounting.record(api, label, plan, endpoint.name, 200, credits=credits, fault="+".join(kinds))
+        self._record(api, label, plan, endpoint.name, 200, credits=credits, fault="+".join(kinds))
         body_changes = [f for f in hits if f.kind not in ("malformed_json", "truncated")]
         if body_changes:
             obj = orjson.loads(raw)

@@ -7,7 +7,8 @@
     settings:                      # behaviours where API_FACTS.md is UNCERTAIN (see Settings below)
       cg_keyless: true
     limits:                        # per API and plan; any of calls_per_minute, monthly_credits, daily_credits
-      coingecko: {demo: {calls_per_minute: 30}}
+      coingecko: {demo: {calls_per_minute: 30}}  # and drift (see cryptoflow.sandbox.limits)
+      cmc_dex: {basic: {calls_per_minute: 60, drift: {low: 0.5, high: 1.0, step: 0.1, seed: 7}}}
       cmc: {"*": {calls_per_minute: 100000}}     # "*": every plan of the API
     keys:                          # extra keys: {api: {plan: key}}
       cmc: {basic: "00000000-0000-4000-8000-000000000000"}

@@ -24,6 +24,9 @@ Kinds (aliases in brackets):
 html_5xx]
 ``down``                  the API (or endpoint) is down: ``mode`` ``error`` (503 HTML for CoinGecko,
                           503 JSON for CMC; or ``status``), ``reset`` or ``timeout``; use a window
+``redirect``              ``status`` (default 302) with ``Location: location`` (an absolute URL; one that
+                          ends with ``/`` gets the request's path and raw query after the API's
+                          base prefix appended) and an empty body
 ``malformed_json``        200 with a body that is not JSON
 ``truncated``             200 with the body cut at ``fraction`` (default 0.5); ``abort: true`` declares
                           the full length and drops the connection mid-body
@@ -45,6 +48,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptoflow.apis.base import BodyRule
 from cryptoflow.sandbox import rand
@@ -61,7 +65,8 @@ ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "html_5xx": ("html", {"status": 502}),
     "connection_reset": ("reset", {}),
 }
-PRE_KINDS = ("error", "rate_limit", "slow", "timeout", "reset", "html", "down")
+PRE_KINDS = ("error", "rate_limit", "slow", "timeout", "reset", "html", "down", "redirect")
+REDIRECT_STATUS = 302
 BODY_KINDS = (
     "malformed_json",
     "truncated",
@@ -98,6 +103,7 @@ class Fault:
     renames: dict[str, str] | None = None
     fraction: float = 0.5
     abort: bool = False
+    location: str | None = None  # redirect: where to
     seed: int = 0  # with ``rate``: which calls are hit (same seed and spec, same calls)
     id: int = field(default_factory=lambda: next(_ids))
     seen: int = 0
@@ -126,6 +132,8 @@ class Fault:
         if unknown:
             raise ValueError(f"unknown fault settings {sorted(unknown)}")
         merged = {**extra, **spec}
+        if kind == "redirect":
+            _check_redirect(merged)
         return cls(kind=kind, **merged)
 
     def describe(self) -> dict[str, Any]:
@@ -161,6 +169,24 @@ class Fault:
             return False
         self.applied += 1
         return True
+
+
+def _check_redirect(spec: dict[str, Any]) -> None:
+    """A redirect needs an absolute http(s) ``location`` and, when given, a 3xx ``status``."""
+    parts = urlsplit(str(spec.get("location") or ""))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"a redirect fault needs an absolute http(s) location, not {spec.get('location')!r}")
+    status = spec.get("status")
+    if status is not None and not 300 <= int(status) < 400:
+        raise ValueError(f"a redirect fault's status must be 3xx, not {status}")
+
+
+def redirect_location(location: str, sub: str, query: str) -> str:
+    """The ``Location`` of a redirect fault: ``location`` itself, or - when it ends with ``/`` - with the
+    request's path after the API's base prefix (``sub``) and its raw query string appended."""
+    if not location.endswith("/"):
+        return location
+    return location + sub.lstrip("/") + (f"?{query}" if query else "")
 
 
 class FaultBook:
