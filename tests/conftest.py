@@ -139,3 +139,23 @@ def api_connections(sandbox) -> dict[str, str]:
             "extra": {"plan": plan},
         })
     return env
+
+
+CONTROL_TABLES = ("ops.rate_limiter", "ops.circuit_breaker", "ops.credit_budget", "ops.api_call")
+
+
+def reset_controls(dsn: str) -> None:
+    """Forget the shared limiter's, breakers' and budgets' state (and the call log) in the warehouse."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('ops.rate_limiter')").fetchone()[0] is not None:
+            conn.execute(f"TRUNCATE {', '.join(CONTROL_TABLES)}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_controls(request: pytest.FixtureRequest) -> None:
+    """Each test that meets the sandbox starts with the control layer at rest: one test's permits (taken
+    with recorded, not real, sleeps) or open breaker must not hold up the next."""
+    if "sandbox" in request.fixturenames:
+        reset_controls(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"])

@@ -11,15 +11,19 @@ Errors say where (API, endpoint, parameters, data interval) and never carry the 
 
 from __future__ import annotations
 
+import http.client
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from cryptoflow.apis import get_api
 from cryptoflow.apis.base import Api, Endpoint
@@ -31,7 +35,11 @@ SECRET_PARAM_HINTS = ("key", "token", "secret", "password")
 
 
 class ApiError(RuntimeError):
-    """A call that failed for good; the message names the API, endpoint, parameters and interval."""
+    """A call that failed for good; the message names the API, endpoint, parameters and interval.
+
+    ``retryable`` errors (the API was down, slow or rate limiting for longer than a task may wait) leave
+    the task to Airflow's retries; :class:`PermanentApiError` does not.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
         super().__init__(message)
@@ -43,10 +51,37 @@ class InvalidResponse(ApiError):
     """A 200 whose body breaks the endpoint's rules (malformed, HTML, missing fields, wrong types)."""
 
 
-class Permits(Protocol):
-    """Something that paces calls to an API (a rate limiter); ``acquire`` blocks until a call may go."""
+class PermanentApiError(ApiError, AirflowFailException):
+    """An answer no retry can mend (a bad or missing key, a plan without access, a bad request): the task
+    fails at once, and Airflow does not retry it either."""
 
-    def acquire(self, api: str) -> None: ...
+
+class Controls(Protocol):
+    """What every attempt passes through (:class:`cryptoflow.limits.Controls` is the real one)."""
+
+    def before_call(self, endpoint: Endpoint, path: str, params: Mapping[str, Any], *, attempt: int,
+                    where: str, sleep: Callable[[float], None]) -> Any: ...
+
+    def after_call(self, ticket: Any, *, outcome: str, status: int | None = None, error: str | None = None,
+                   latency_ms: int | None = None, credits: int = 0, retry_after: float | None = None
+                   ) -> None: ...
+
+    def rate_limited(self, retry_after: float | None) -> float: ...
+
+    def close(self) -> None: ...
+
+
+# Transport failures worth another attempt: no answer, a slow one, or a body cut off mid-stream.
+TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.IncompleteRead,
+    urllib3.exceptions.ProtocolError,
+)
+MAX_REDIRECTS = 5
+DEFAULT_CONTROLS: Any = object()  # ApiHook(controls=...) default: the shared controls in the warehouse
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     max_retry_after: float = 120.0
+    max_rate_limited: int = 20
     timeout: float = 30.0
 
     def backoff(self, attempt: int) -> float:
@@ -131,25 +167,67 @@ def http_date(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def error_status(text: str) -> dict[str, Any] | None:
+    """The error object of a body in any of the APIs' envelopes (``status``, ``error.status``), if any."""
+    try:
+        body = parse_json(text)
+    except InvalidBody:
+        return None
+    if not isinstance(body, dict):
+        return None
+    status = body.get("status")
+    if isinstance(body.get("error"), dict):
+        status = body["error"].get("status", status)
+    if isinstance(status, dict) and ("error_code" in status or "error_message" in status):
+        return status
+    return None
+
+
+def error_code(text: str) -> int | None:
+    """The ``error_code`` of an error body (CoinGecko 10002, CMC 1008, ...), or None."""
+    status = error_status(text)
+    code = status.get("error_code") if status else None
+    try:
+        return int(code) if code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def error_summary(text: str) -> str:
     """A short, key-free description of an error body in any of the APIs' four envelopes."""
+    status = error_status(text)
+    if status is not None:
+        return f"error_code {status.get('error_code')}: {status.get('error_message')}"
     try:
         body = parse_json(text)
     except InvalidBody as exc:
         return str(exc)
-    if isinstance(body, dict):
-        status = body.get("status")
-        if isinstance(body.get("error"), dict):
-            status = body["error"].get("status", status)
-        if isinstance(status, dict) and ("error_code" in status or "error_message" in status):
-            return f"error_code {status.get('error_code')}: {status.get('error_message')}"
-        if isinstance(body.get("error"), str):
-            return body["error"]
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
     return text[:200]
 
 
+def credits_charged(body: Any, endpoint: Endpoint, records: int, params: Mapping[str, Any]) -> int:
+    """What a successful call cost: CMC's ``status.credit_count``, else the endpoint's own arithmetic."""
+    status = body.get("status") if isinstance(body, dict) else None
+    if isinstance(status, dict) and isinstance(status.get("credit_count"), int):
+        return status["credit_count"]
+    converts = len(str(params.get("convert") or "USD").split(","))
+    return endpoint.credits.cost(records, converts)
+
+
+def same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
 class ApiHook(HttpHook):
-    """HttpHook for one of the described APIs; the connection's extra ``plan`` picks the auth header."""
+    """HttpHook for one of the described APIs; the connection's extra ``plan`` picks the auth header.
+
+    Every attempt passes through ``controls`` (by default :class:`cryptoflow.limits.Controls` on the
+    ``warehouse`` connection: the shared rate limiter, circuit breaker and credit budget); ``None`` turns
+    them off (tests of HTTP behaviour alone, the sandbox's benchmark).
+    """
 
     conn_name_attr = "http_conn_id"
     hook_name = "cryptoflow API"
@@ -160,16 +238,17 @@ class ApiHook(HttpHook):
         conn_id: str | None = None,
         *,
         retry: RetryPolicy | None = None,
-        permits: Permits | None = None,
+        controls: Controls | None = DEFAULT_CONTROLS,
         sleep: Callable[[float], None] = time.sleep,
         **kwargs: Any,
     ) -> None:
         self.api = get_api(api) if isinstance(api, str) else api
         super().__init__(method="GET", http_conn_id=conn_id or self.api.conn_id, **kwargs)
         self.retry = retry or RetryPolicy()
-        self.permits = permits
+        self._controls = controls
         self.sleep = sleep
         self._session: requests.Session | None = None
+        self._auth: dict[str, str] = {}
         self.calls = 0
 
     # -- session -----------------------------------------------------------------------------------
@@ -180,11 +259,13 @@ class ApiHook(HttpHook):
         for name in OWN_EXTRAS:
             session.headers.pop(name, None)
         conn = self.get_connection(self.http_conn_id)
-        plan = self.api.plan(conn.extra_dejson.get("plan"))
+        self.plan = self.api.plan(conn.extra_dejson.get("plan"))
         session.headers["Accept"] = "application/json"
         session.headers["Accept-Encoding"] = "deflate, gzip"
-        if conn.password and plan.auth_header:
-            session.headers[plan.auth_header] = conn.password
+        # The key is not a session header: it is added to requests for the API's own origin only, so a
+        # redirect to another host never carries it (see _send).
+        self._key = conn.password or None
+        self._auth = {self.plan.auth_header: conn.password} if conn.password and self.plan.auth_header else {}
         return session
 
     @property
@@ -192,6 +273,22 @@ class ApiHook(HttpHook):
         if self._session is None:
             self._session = self.get_conn()
         return self._session
+
+    @property
+    def controls(self) -> Controls | None:
+        if self._controls is DEFAULT_CONTROLS:
+            from cryptoflow.limits import Controls as SharedControls
+
+            _ = self.session  # reads the connection: the key and plan the controls are keyed by
+            self._controls = SharedControls.open(self.api, self._key, self.plan)
+        return self._controls
+
+    def close(self) -> None:
+        """Release the session and the controls' database connection."""
+        if self._controls is not None and self._controls is not DEFAULT_CONTROLS:
+            self._controls.close()
+        if self._session is not None:
+            self._session.close()
 
     # -- calls -------------------------------------------------------------------------------------
 
@@ -201,25 +298,52 @@ class ApiHook(HttpHook):
             text += f" (endpoint {endpoint.name})"
         return f"{text} interval={interval}" if interval else text
 
+    def _send(self, url: str, params: Mapping[str, Any]) -> requests.Response:
+        """GET ``url``, following redirects by hand: the key goes only to the API's own origin."""
+        session = self.session  # first: reading the connection sets the key's header
+        origin = self.url_from_endpoint("")
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = self._auth if same_origin(url, origin) else None
+            response = session.get(url, params=params, headers=headers, timeout=self.retry.timeout,
+                                   allow_redirects=False)
+            if not response.is_redirect:
+                return response
+            url, params = urljoin(url, response.headers["Location"]), {}
+        return response
+
     def get(self, endpoint: Endpoint, path: str, params: Mapping[str, Any], *, interval: str | None = None,
             first_page: bool = True) -> tuple[Page, Any, list[Any]]:
-        """One call with retries; returns the page, its parsed body and its records."""
+        """One call with retries; returns the page, its parsed body and its records.
+
+        Before each attempt the controls check the breaker, reserve credits and take a permit; after it
+        they record the attempt. 429s wait what the API says (for every worker); 5xx, timeouts, resets
+        and cut bodies back off exponentially; permanent errors fail at once.
+        """
         url = self.url_from_endpoint(path)
         where = self.where(endpoint, path, params, interval)
-        attempt = 0
+        controls = self.controls
+        attempt = limited = 0
         while True:
             attempt += 1
-            if self.permits is not None:
-                self.permits.acquire(self.api.name)
+            ticket = (controls.before_call(endpoint, path, params, attempt=attempt, where=where,
+                                          sleep=self.sleep)
+                      if controls is not None else None)
+
+            def record(outcome: str, ticket=ticket, **fields: Any) -> None:
+                if controls is not None:
+                    controls.after_call(ticket, outcome=outcome, **fields)
+
             started = time.monotonic()
             fetched_at = datetime.now(UTC)
             self.calls += 1
             try:
-                response = self.session.get(url, params=params, timeout=self.retry.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = f"{exc.__class__.__name__}"
+                response = self._send(url, params)
+                text = response.text
+            except TRANSIENT_ERRORS as exc:
+                reason = _transport_reason(exc)
+                record("transient", error=reason, latency_ms=int((time.monotonic() - started) * 1000))
                 if attempt >= self.retry.max_attempts:
-                    raise ApiError(f"{where}: no answer after {attempt} attempts ({reason})",
+                    raise ApiError(f"{where}: no complete answer after {attempt} attempts ({reason})",
                                    retryable=True) from None
                 delay = self.retry.backoff(attempt)
                 self.log.warning("%s: %s; retrying in %.1fs (attempt %d)", where, reason, delay, attempt)
@@ -227,40 +351,75 @@ class ApiHook(HttpHook):
                 continue
             elapsed_ms = int((time.monotonic() - started) * 1000)
             status = response.status_code
-            text = response.text
-            if status == 429 or status >= 500:
+            code = error_code(text) if status != 200 else None
+            if status == 429 or code in self.api.rate_limit_errors:
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
                 summary = error_summary(text)
-                wait = retry_after_seconds(response.headers.get("Retry-After")) if status == 429 else None
-                if attempt >= self.retry.max_attempts:
-                    raise ApiError(f"{where}: HTTP {status} after {attempt} attempts: {summary}",
-                                   status=status, retryable=True)
+                record("rate_limited", status=status, error=summary, latency_ms=elapsed_ms, retry_after=wait)
+                limited += 1
                 if wait is not None and wait > self.retry.max_retry_after:
                     raise ApiError(f"{where}: HTTP 429, Retry-After {wait:.0f}s exceeds the "
                                    f"{self.retry.max_retry_after:.0f}s this task may wait: {summary}",
                                    status=status, retryable=True)
-                delay = wait if wait is not None else self.retry.backoff(attempt)
+                if limited >= self.retry.max_rate_limited:
+                    raise ApiError(f"{where}: HTTP 429 {limited} times in a row: {summary}", status=status,
+                                   retryable=True)
+                self._wait_rate_limited(controls, wait, where, summary, attempt)
+                attempt -= 1  # a 429 is the API pacing us, not a failed attempt
+                continue
+            if code in self.api.quota_errors or code in self.api.permanent_errors or (
+                    400 <= status < 500 and status != 408):
+                summary = error_summary(text)
+                record("permanent", status=status, error=summary, latency_ms=elapsed_ms)
+                raise PermanentApiError(f"{where}: HTTP {status}: {summary} (permanent: not retried)",
+                                        status=status)
+            if status != 200:
+                summary = error_summary(text) if text else response.reason
+                record("transient", status=status, error=summary, latency_ms=elapsed_ms)
+                if attempt >= self.retry.max_attempts:
+                    raise ApiError(f"{where}: HTTP {status} after {attempt} attempts: {summary}",
+                                   status=status, retryable=True)
+                delay = self.retry.backoff(attempt)
                 self.log.warning("%s: HTTP %s (%s); retrying in %.1fs (attempt %d)",
                                  where, status, summary, delay, attempt)
                 self.sleep(delay)
                 continue
-            if status != 200:
-                raise ApiError(f"{where}: HTTP {status}: {error_summary(text)}", status=status)
             try:
                 body, records = validate(text, response.headers.get("Content-Type"), endpoint.body,
                                          first_page=first_page)
             except InvalidBody as exc:
-                rate_limited = "error_code 1008" in str(exc)
-                if rate_limited and attempt < self.retry.max_attempts:
-                    header = response.headers.get("Retry-After")
-                    delay = retry_after_seconds(header) or self.retry.backoff(attempt)
-                    self.sleep(delay)
+                code = error_code(text)
+                if code in self.api.rate_limit_errors:  # CMC: a rate limit inside a 200
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    record("rate_limited", status=status, error=str(exc), latency_ms=elapsed_ms,
+                           retry_after=wait)
+                    self._wait_rate_limited(controls, wait, where, str(exc), attempt)
+                    attempt -= 1
                     continue
+                permanent = code in self.api.permanent_errors or code in self.api.quota_errors
+                record("permanent" if permanent else "invalid", status=status, error=str(exc),
+                       latency_ms=elapsed_ms)
+                if permanent:
+                    raise PermanentApiError(f"{where}: {exc} (permanent: not retried)",
+                                            status=status) from None
                 raise InvalidResponse(f"{where}: invalid response: {exc}", status=status) from None
+            record("ok", status=status, latency_ms=elapsed_ms,
+                   credits=credits_charged(body, endpoint, len(records), params))
             # The response's own time (its Date header: the API's clock) files the page; ours is the
             # fallback. Marts prune history by it, so it must agree with the data's timestamps.
             fetched_at = http_date(response.headers.get("Date")) or fetched_at
             page = Page(dict(params), status, text, len(records), fetched_at, elapsed_ms, attempt)
             return page, body, records
+
+    def _wait_rate_limited(self, controls: Controls | None, wait: float | None, where: str, summary: str,
+                           attempt: int) -> None:
+        """A 429: tell the shared limiter (which pauses every worker); without controls, sleep here."""
+        if controls is not None:
+            controls.rate_limited(wait)  # the next permit waits out Retry-After, for every worker
+            return
+        delay = wait if wait is not None else self.retry.backoff(attempt)
+        self.log.warning("%s: HTTP 429 (%s); retrying in %.1fs", where, summary, delay)
+        self.sleep(delay)
 
     def fetch(self, endpoint_name: str, params: Mapping[str, Any] | None = None, *,
               path_values: Mapping[str, Any] | None = None, wanted: int | None = None,
@@ -281,3 +440,16 @@ class ApiHook(HttpHook):
             listing.pages.append(page)
             sent = endpoint.paginator.next(sent, records, body, wanted)
         return listing
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """What went wrong on the wire, without the URL (it may carry a query-parameter key)."""
+    names = {requests.exceptions.ChunkedEncodingError: "body cut off mid-stream",
+             requests.exceptions.ContentDecodingError: "body could not be decoded",
+             http.client.IncompleteRead: "body cut off mid-stream",
+             urllib3.exceptions.ProtocolError: "connection broken mid-response",
+             requests.Timeout: "timed out", requests.ConnectionError: "connection failed"}
+    for kind, text in names.items():
+        if isinstance(exc, kind):
+            return f"{text} ({exc.__class__.__name__})"
+    return exc.__class__.__name__

@@ -1,5 +1,6 @@
 """What an ingest task does, for any API and endpoint: fetch every page of one request for one data
-interval through :class:`~cryptoflow.client.ApiHook`, then land them with :mod:`cryptoflow.landing`.
+interval through :class:`~cryptoflow.client.ApiHook` (every call through the shared controls of
+:mod:`cryptoflow.limits`), then land them with :mod:`cryptoflow.landing`.
 
 DAG files call these functions inside their tasks (heavy imports stay out of DAG parsing). The return
 value is a small summary for XCom: counts and keys, never bodies or credentials.
@@ -13,22 +14,14 @@ from typing import Any
 
 from cryptoflow.apis import get_api
 from cryptoflow.apis.base import Paginator
-from cryptoflow.landing import land, migrate, request_key
-
-WAREHOUSE_CONN_ID = "warehouse"
+from cryptoflow.landing import land, request_key
+from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
 
 
 def paging_params(paginator: Paginator) -> tuple[str, ...]:
     """The parameters a paginator owns; they are not part of a request's identity."""
     names = ("page_param", "size_param", "start_param", "limit_param", "cursor_param")
     return tuple(getattr(paginator, name) for name in names if hasattr(paginator, name))
-
-
-def warehouse_connection(conn_id: str = WAREHOUSE_CONN_ID):
-    """A psycopg connection to the warehouse, from the Airflow connection ``conn_id``."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    return PostgresHook(postgres_conn_id=conn_id).get_conn()
 
 
 def land_request(
@@ -51,9 +44,12 @@ def land_request(
     endpoint = api.endpoint(endpoint_name)
     interval = f"[{interval_start.isoformat()}, {interval_end.isoformat()})"
     hook = ApiHook(api, conn_id)
-    listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
+    try:
+        listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
+    finally:
+        hook.close()
     key = request_key(listing.path, listing.request_params, paging_params(endpoint.paginator))
-    conn = warehouse_connection(warehouse_conn_id)
+    conn = connect(warehouse_conn_id)
     try:
         migrate(conn)
         landed = land(conn, raw_table=api.raw_table(endpoint_name), source=api.name, endpoint=listing.path,

@@ -2,8 +2,9 @@
 
 One table per endpoint, ``raw.<api>__<endpoint>``, one row per response page. A landing replaces
 exactly the rows of its own (request, interval) in one transaction, under an advisory lock, and writes an
-audit row to ``ops.landing_audit``: a re-run of an interval replaces, never adds, and a failed landing
-leaves the previous rows as they were. This module writes SQL and never talks HTTP.
+audit row to ``ops.landing_audit`` (created by :mod:`cryptoflow.warehouse`'s migrations): a re-run of an
+interval replaces, never adds, and a failed landing leaves the previous rows as they were. This module
+writes SQL and never talks HTTP.
 """
 
 from __future__ import annotations
@@ -16,35 +17,6 @@ from typing import Any, Protocol
 
 import orjson
 from psycopg import sql
-
-# Applied in order, once each, under an advisory lock; never edit a migration that has shipped.
-MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_schemas", """
-        CREATE SCHEMA IF NOT EXISTS raw;
-        CREATE SCHEMA IF NOT EXISTS ops;
-    """),
-    ("0002_landing_audit", """
-        CREATE TABLE IF NOT EXISTS ops.landing_audit (
-            audit_id        bigserial PRIMARY KEY,
-            raw_table       text        NOT NULL,
-            source          text        NOT NULL,
-            endpoint        text        NOT NULL,
-            request_key     text        NOT NULL,
-            interval_start  timestamptz NOT NULL,
-            interval_end    timestamptz NOT NULL,
-            run_id          text        NOT NULL,
-            pages           integer     NOT NULL,
-            records         integer     NOT NULL,
-            bytes           bigint      NOT NULL,
-            rows_replaced   integer     NOT NULL,
-            landed_at       timestamptz NOT NULL DEFAULT clock_timestamp()
-        );
-        CREATE INDEX IF NOT EXISTS landing_audit_interval
-            ON ops.landing_audit (raw_table, interval_start, interval_end);
-    """),
-]
-
-MIGRATION_LOCK = 7_201_001  # advisory lock key for migrations
 
 RAW_TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -102,26 +74,6 @@ def request_key(endpoint_path: str, params: dict[str, Any], paging_params: Seque
     """A canonical text key of a request without its paging: the same request gives the same key."""
     stable = {k: v for k, v in sorted(params.items()) if k not in set(paging_params)}
     return endpoint_path + "?" + orjson.dumps(stable, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def migrate(conn) -> list[str]:
-    """Apply pending migrations; return the ids applied now. Safe to call from many tasks at once."""
-    applied_now = []
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        cur.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        cur.execute("""CREATE TABLE IF NOT EXISTS ops.schema_migrations (
-                           id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())""")
-        cur.execute("SELECT id FROM ops.schema_migrations")
-        done = {row[0] for row in cur.fetchall()}
-        for mig_id, statement in MIGRATIONS:
-            if mig_id in done:
-                continue
-            cur.execute(statement)
-            cur.execute("INSERT INTO ops.schema_migrations (id) VALUES (%s)", (mig_id,))
-            applied_now.append(mig_id)
-    conn.commit()
-    return applied_now
 
 
 def ensure_raw_table(cur, raw_table: str) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cryptoflow.apis import get_api
-from cryptoflow.client import ApiError, ApiHook, InvalidResponse, RetryPolicy
+from cryptoflow.client import ApiError, ApiHook, InvalidResponse, PermanentApiError, RetryPolicy
 from cryptoflow.ingest import land_request
 
 MARKETS = get_api("coingecko").endpoint("coins_markets")
@@ -34,11 +34,15 @@ def coingecko(sandbox, api_connections, monkeypatch):
     sandbox.set_clock(START + timedelta(minutes=20))
     for name, value in api_connections.items():
         monkeypatch.setenv(name, value)
+    # land_request goes through the shared limiter: a high limit keeps these tests about landing.
+    monkeypatch.setenv("CRYPTOFLOW__APIS__COINGECKO__CALLS_PER_MINUTE", "600")
     return sandbox
 
 
 def hook(sleeps: Sleeps | None = None, **retry) -> ApiHook:
-    return ApiHook("coingecko", retry=RetryPolicy(**retry) if retry else None,
+    """A hook without the shared controls: these tests are about HTTP behaviour alone (the controls
+    have tests/client/test_controls.py)."""
+    return ApiHook("coingecko", retry=RetryPolicy(**retry) if retry else None, controls=None,
                    sleep=sleeps if sleeps is not None else Sleeps())
 
 
@@ -106,8 +110,9 @@ def test_bad_key_fails_at_once_with_the_apis_own_error(coingecko, monkeypatch):
     conn = json.loads(__import__("os").environ["AIRFLOW_CONN_COINGECKO"])
     conn["password"] = "CG-not-a-real-key-0000000000"
     monkeypatch.setenv("AIRFLOW_CONN_COINGECKO", json.dumps(conn))
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(PermanentApiError) as caught:
         hook().fetch("coins_markets", wanted=10)
+    assert calls(coingecko)["calls"] == 1, "a permanent error is not retried"
     assert caught.value.status == 401
     assert "10002" in str(caught.value) or "10001" in str(caught.value)
     assert "CG-not-a-real-key" not in str(caught.value)

@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from cryptoflow.client import Page
-from cryptoflow.landing import land, migrate, request_key
+from cryptoflow.landing import land, request_key
+from cryptoflow.warehouse import migrate
 
 START = datetime(2026, 3, 1, 10, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -92,4 +93,4 @@ def test_each_landing_writes_an_audit_row(conn):
 def test_migrations_apply_once(conn):
     assert migrate(conn) == []
     ids = [r[0] for r in conn.execute("SELECT id FROM ops.schema_migrations ORDER BY id").fetchall()]
-    assert ids == ["0001_schemas", "0002_landing_audit"]
+    assert ids == ["0001_schemas", "0002_landing_audit", "0003_control_layer"]

@@ -295,6 +295,21 @@ class Endpoint:
         allowed = rules.get(str(value), rules.get("*"))
         return allowed is None or plan in allowed
 
+    def credits_upper_bound(self, params: Mapping[str, Any]) -> int:
+        """The most credits one call with ``params`` can cost: the page size or the bundled ids (times
+        ``count`` periods) as the records, and every ``convert`` currency. What a credit budget reserves."""
+        items = 1
+        for name in ("limit_param", "size_param"):
+            size_param = getattr(self.paginator, name, None)
+            if size_param and str(params.get(size_param, "")).isdigit():
+                items = int(params[size_param])
+        if self.ids_per_call_param and params.get(self.ids_per_call_param):
+            items = len(str(params[self.ids_per_call_param]).split(","))
+            if str(params.get("count", "")).isdigit():
+                items *= int(params["count"])
+        converts = len(str(params.get("convert") or "USD").split(","))
+        return self.credits.cost(items, converts)
+
     def allowed_on(self, plan: str) -> bool:
         return not self.plans or plan in self.plans
 
@@ -316,6 +331,11 @@ class Api:
     # sources; both optional so existing constructions keep working.
     error_style: str = ""
     notes: str = ""
+    # Error codes of the API's bodies, by what a client should do: never retry (auth, plan, key type,
+    # history beyond the plan), wait and retry (minute limits), or stop until a quota resets.
+    permanent_errors: frozenset[int] = frozenset()
+    rate_limit_errors: frozenset[int] = frozenset()
+    quota_errors: frozenset[int] = frozenset()
 
     @property
     def conn_id(self) -> str:

@@ -54,6 +54,12 @@ DAILY_HISTORY = {"basic": 365}
 
 STATUS = ("status",)
 
+# 1001-1007: the key is invalid, missing, unpaid, expired, lacks the plan or is disabled; 1008 and 1011:
+# minute and IP rate limits; 1009/1010: the daily/monthly credit caps (API_FACTS §2.3).
+PERMANENT_ERRORS = frozenset(range(1001, 1008))
+RATE_LIMIT_ERRORS = frozenset({1008, 1011})
+QUOTA_ERRORS = frozenset({1009, 1010})
+
 
 def envelope_rule(
     kind: str,
@@ -305,4 +311,7 @@ CMC = Api(
     default_calls_per_minute=15,
     error_style="cmc",
     notes="shared/API_FACTS.md §2",
+    permanent_errors=PERMANENT_ERRORS,
+    rate_limit_errors=RATE_LIMIT_ERRORS,
+    quota_errors=QUOTA_ERRORS,
 )

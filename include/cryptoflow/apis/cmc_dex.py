@@ -10,7 +10,15 @@ but still the ones every client uses.
 from __future__ import annotations
 
 from cryptoflow.apis.base import Api, Credits, Endpoint, Offset, Plan, ScrollCursor, endpoints
-from cryptoflow.apis.cmc import AUTH_HEADER, AUTH_QUERY, BASE_URL, envelope_rule
+from cryptoflow.apis.cmc import (
+    AUTH_HEADER,
+    AUTH_QUERY,
+    BASE_URL,
+    PERMANENT_ERRORS,
+    QUOTA_ERRORS,
+    RATE_LIMIT_ERRORS,
+    envelope_rule,
+)
 
 # Same plan names as CMC; a separate minute budget (the project's own budget is 50/min, so the
 # sandbox's default is above it). UNCERTAIN: no source gives DEX rate limits.
@@ -116,4 +124,7 @@ CMC_DEX = Api(
     default_calls_per_minute=50,
     error_style="cmc",
     notes="shared/API_FACTS.md §3",
+    permanent_errors=PERMANENT_ERRORS,
+    rate_limit_errors=RATE_LIMIT_ERRORS,
+    quota_errors=QUOTA_ERRORS,
 )

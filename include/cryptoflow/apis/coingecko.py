@@ -300,4 +300,8 @@ COINGECKO = Api(
     default_calls_per_minute=15,
     error_style="coingecko",
     notes="shared/API_FACTS.md §1",
+    # 10002 key missing or wrong, 10005 paid plans only, 10010/10011 key sent to the wrong host,
+    # 10012 history beyond the plan (API_FACTS §1.4).
+    permanent_errors=frozenset({10002, 10005, 10010, 10011, 10012}),
+    rate_limit_errors=frozenset({429}),
 )

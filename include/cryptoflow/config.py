@@ -1,0 +1,214 @@
+"""``cryptoflow.yaml``: the project's own settings (call limits, pools, credit budgets, breakers), in one
+file with environment overrides.
+
+Read without network or database, so DAG files may read it while they are parsed. The file is
+``$CRYPTOFLOW_CONFIG`` or ``cryptoflow.yaml`` at the repository's root; any value is overridden by
+``CRYPTOFLOW__<PATH>`` (levels joined by ``__``, the value read as YAML), e.g.
+``CRYPTOFLOW__APIS__CMC__CALLS_PER_MINUTE=30``. Anything wrong (an unknown key, a rate that is not a
+positive number) is a :class:`ConfigError` naming the file or variable and the key.
+
+``python -m cryptoflow.config`` prints the settings in force.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "CRYPTOFLOW_CONFIG"
+ENV_PREFIX = "CRYPTOFLOW__"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "cryptoflow.yaml"
+API_NAMES = ("coingecko", "cmc", "cmc_dex")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says where and what."""
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """A circuit breaker's thresholds."""
+
+    failures: int = 5
+    cooldown_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Control:
+    """How the shared limiter paces and adapts (the same for every API)."""
+
+    safety_margin_s: float = 1.0
+    decrease_factor: float = 0.8
+    recover_per_minute: float = 0.05
+    min_rate_fraction: float = 0.1
+    call_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the project allows itself against one API, per key."""
+
+    api: str
+    calls_per_minute: float
+    pool_slots: int
+    daily_credits: int | None
+    monthly_credits: int | None
+    breaker: Breaker
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    apis: Mapping[str, ApiConfig]
+    control: Control
+
+    def api(self, name: str) -> ApiConfig:
+        try:
+            return self.apis[name]
+        except KeyError:
+            raise ConfigError(f"{self.source}: no settings for API {name!r}; known: {sorted(self.apis)}"
+                              ) from None
+
+
+def pool_slots_for(calls_per_minute: float, call_timeout_s: float) -> int:
+    """The pool size rule: enough tasks in flight to use the whole rate even if every call lasts the
+    timeout (Little's law: concurrency = rate x time in the system)."""
+    return max(1, math.ceil(calls_per_minute * call_timeout_s / 60))
+
+
+def load_config(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """The settings in force: the file, then the ``CRYPTOFLOW__*`` overrides of ``environ``."""
+    import yaml
+
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get(CONFIG_ENV) or DEFAULT_FILE)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (set {CONFIG_ENV} or restore cryptoflow.yaml from git)"
+                          ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    for name, value in sorted(environ.items()):
+        if name.startswith(ENV_PREFIX):
+            _override(doc, name, value)
+    return _parse(doc, str(path))
+
+
+def _override(doc: dict, name: str, value: str) -> None:
+    import yaml
+
+    keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__")]
+    if not all(keys):
+        raise ConfigError(f"{name}: empty level in the name (levels are joined by '__')")
+    node = doc
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{name}: {key!r} is not a mapping in the configuration")
+    try:
+        node[keys[-1]] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: the value is not valid YAML: {exc}") from None
+
+
+def _known(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where} must be a mapping, got {mapping!r}")
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+                          f"known: {', '.join(allowed)}")
+    return mapping
+
+
+def _number(where: str, value: Any, *, minimum: float = 0.0, strict: bool = True,
+            maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if value < minimum or (strict and value == minimum) or (maximum is not None and value > maximum):
+        bound = f"{'above' if strict else 'at least'} {minimum:g}" + (f" and at most {maximum:g}"
+                                                                       if maximum is not None else "")
+        raise ConfigError(f"{where} must be {bound}, got {value!r}")
+    return float(value)
+
+
+def _whole(where: str, value: Any, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if optional else 1):
+        raise ConfigError(f"{where} must be a whole number{' or null' if optional else ' of 1 or more'}, "
+                          f"got {value!r}")
+    return value
+
+
+def _parse(doc: dict, source: str) -> Config:
+    top = _known(source, doc, ("apis", "control"))
+    names = tuple(f.name for f in fields(Control))
+    control_doc = _known(f"{source}: control", top.get("control"), names)
+    control = Control(**{
+        "safety_margin_s": _number(f"{source}: control.safety_margin_s",
+                                   control_doc.get("safety_margin_s", 1.0), strict=False),
+        "decrease_factor": _number(f"{source}: control.decrease_factor",
+                                   control_doc.get("decrease_factor", 0.8), maximum=1.0),
+        "recover_per_minute": _number(f"{source}: control.recover_per_minute",
+                                      control_doc.get("recover_per_minute", 0.05)),
+        "min_rate_fraction": _number(f"{source}: control.min_rate_fraction",
+                                     control_doc.get("min_rate_fraction", 0.1), maximum=1.0),
+        "call_timeout_s": _number(f"{source}: control.call_timeout_s", control_doc.get("call_timeout_s", 30)),
+    })
+    apis_doc = _known(f"{source}: apis", top.get("apis"), API_NAMES)
+    apis = {}
+    for name in API_NAMES:
+        where = f"{source}: apis.{name}"
+        entry = _known(where, apis_doc.get(name), ("calls_per_minute", "pool_slots", "daily_credits",
+                                                   "monthly_credits", "breaker"))
+        rate = _number(f"{where}.calls_per_minute", entry.get("calls_per_minute", _default_rate(name)))
+        slots = entry.get("pool_slots")
+        breaker_doc = _known(f"{where}.breaker", entry.get("breaker"), ("failures", "cooldown_s"))
+        apis[name] = ApiConfig(
+            api=name,
+            calls_per_minute=rate,
+            pool_slots=(pool_slots_for(rate, control.call_timeout_s) if slots is None
+                        else _whole(f"{where}.pool_slots", slots)),
+            daily_credits=_whole(f"{where}.daily_credits", entry.get("daily_credits"), optional=True),
+            monthly_credits=_whole(f"{where}.monthly_credits", entry.get("monthly_credits"), optional=True),
+            breaker=Breaker(
+                failures=_whole(f"{where}.breaker.failures", breaker_doc.get("failures", 5)),
+                cooldown_s=_number(f"{where}.breaker.cooldown_s", breaker_doc.get("cooldown_s", 60)),
+            ),
+        )
+    return Config(source, apis, control)
+
+
+def _default_rate(api: str) -> int:
+    from cryptoflow.apis import get_api
+
+    return get_api(api).default_calls_per_minute
+
+
+def describe(config: Config) -> str:
+    """The settings in force, as ``python -m cryptoflow.config`` prints them."""
+    lines = [f"configuration: {config.source}"]
+    for api in config.apis.values():
+        lines.append(
+            f"  {api.api:<10} {api.calls_per_minute:g} calls/min, pool {api.pool_slots} slots, "
+            f"credits/day {api.daily_credits or 'plan'}, credits/month {api.monthly_credits or 'plan'}, "
+            f"breaker after {api.breaker.failures} failures for {api.breaker.cooldown_s:g} s")
+    c = config.control
+    lines.append(f"  control    margin {c.safety_margin_s:g} s/min, 429 x{c.decrease_factor:g}, recover "
+                 f"{c.recover_per_minute:g} of the limit per minute, floor {c.min_rate_fraction:g}, "
+                 f"call timeout {c.call_timeout_s:g} s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe(load_config()))
