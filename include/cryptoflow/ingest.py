@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptoflow.apis import get_api
 from cryptoflow.apis.base import Paginator
 from cryptoflow.landing import land, request_key
 from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
+
+if TYPE_CHECKING:
+    from cryptoflow.client import RetryPolicy
 
 
 def paging_params(paginator: Paginator) -> tuple[str, ...]:
@@ -36,6 +39,7 @@ def land_request(
     wanted: int | None = None,
     conn_id: str | None = None,
     warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+    retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """Fetch one request (all its pages) for one interval and replace its raw rows; return a summary."""
     from cryptoflow.client import ApiHook
@@ -43,7 +47,7 @@ def land_request(
     api = get_api(api_name)
     endpoint = api.endpoint(endpoint_name)
     interval = f"[{interval_start.isoformat()}, {interval_end.isoformat()})"
-    hook = ApiHook(api, conn_id)
+    hook = ApiHook(api, conn_id, retry=retry)
     try:
         listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
     finally:

@@ -320,6 +320,14 @@ def point_at_sandbox(settings: AirflowSettings, sandbox_url: str | None) -> Airf
     return replace(settings, connections=tuple(conns))
 
 
+def with_pools_from_config(settings: AirflowSettings, config) -> AirflowSettings:
+    """The API pools sized as ``cryptoflow.yaml`` says (:class:`cryptoflow.config.Config`): one limit, one
+    place, and the pools follow it; other pools are left as the file has them."""
+    pools = tuple(replace(pool, slots=config.apis[pool.name].pool_slots) if pool.name in config.apis else pool
+                  for pool in settings.pools)
+    return replace(settings, pools=pools)
+
+
 def on_sandbox(conn: ConnectionSpec, sandbox_url: str | None) -> bool:
     """Whether ``conn`` points at the local sandbox (the default one or ``sandbox_url``)."""
     host = (conn.host or "").rstrip("/")
