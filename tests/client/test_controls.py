@@ -74,7 +74,8 @@ def test_breaker_opens_on_a_failing_api_others_go_on_and_a_probe_closes_it(apis,
     with pytest.raises(BreakerOpen) as caught:
         ApiHook("cmc", retry=FAST).fetch("cryptocurrency_map", interval="[a, b)")
     assert isinstance(caught.value, AirflowSkipException), "an open breaker skips the task"
-    assert "CoinMarketCap circuit breaker open" in str(caught.value) and "interval=[a, b)" in str(caught.value)
+    assert "CoinMarketCap circuit breaker open" in str(caught.value)
+    assert "interval=[a, b)" in str(caught.value)
     assert calls(apis, "cmc") == spent, "an open breaker makes no call"
     assert ApiHook("coingecko", retry=FAST).fetch("coins_markets", wanted=10).records == 10
     assert ApiHook("cmc_dex", retry=FAST).fetch("networks_list").records > 0
@@ -108,12 +109,13 @@ PERMANENT = [
 ]
 
 
-@pytest.mark.parametrize(("api", "endpoint", "conn", "code"), PERMANENT, ids=[p[3] for p in PERMANENT])
-def test_each_permanent_error_fails_at_once_without_retry(apis, monkeypatch, warehouse, api, endpoint, conn,
-                                                          code):
+@pytest.mark.parametrize("case", PERMANENT, ids=[p[3] for p in PERMANENT])
+def test_each_permanent_error_fails_at_once_without_retry(apis, monkeypatch, warehouse, case):
+    api, endpoint, conn, code = case
     var = f"AIRFLOW_CONN_{api.upper()}"
     monkeypatch.setenv(var, json.dumps({**json.loads(os.environ[var]), **conn}))
-    params = {"id": "1", "time_start": "2026-05-01", "time_end": "2026-05-02"} if "ohlcv" in endpoint else None
+    ohlcv = {"id": "1", "time_start": "2026-05-01", "time_end": "2026-05-02"}
+    params = ohlcv if "ohlcv" in endpoint else None
     with pytest.raises(PermanentApiError) as caught:
         ApiHook(api, retry=FAST).fetch(endpoint, params)
     assert isinstance(caught.value, AirflowFailException), "Airflow does not retry it either"

@@ -53,7 +53,8 @@ def test_another_file_by_variable(tmp_path):
     ({"CRYPTOFLOW__APIS__CMC__CALLS_PER_MINUTE": "0"}, "apis.cmc.calls_per_minute must be above 0"),
     ({"CRYPTOFLOW__APIS__KRAKEN__CALLS_PER_MINUTE": "5"}, "apis: unknown key(s) kraken"),
     ({"CRYPTOFLOW__APIS__CMC__CALLS_PER_MINUT": "5"}, "apis.cmc: unknown key(s) calls_per_minut"),
-    ({"CRYPTOFLOW__CONTROL__DECREASE_FACTOR": "1.5"}, "control.decrease_factor must be above 0 and at most 1"),
+    ({"CRYPTOFLOW__CONTROL__DECREASE_FACTOR": "1.5"},
+     "control.decrease_factor must be above 0 and at most 1"),
     ({"CRYPTOFLOW__APIS__CMC__BREAKER__FAILURES": "0"}, "apis.cmc.breaker.failures must be a whole number"),
     ({"CRYPTOFLOW_CONFIG": "/nowhere/cryptoflow.yaml"}, "/nowhere/cryptoflow.yaml: file not found"),
 ])
