@@ -1,5 +1,5 @@
 # One image for every service of docker-compose.yml: Airflow (api-server, scheduler, dag-processor,
-# triggerer), the API sandbox and the one-shot init. The pinned set is requirements.lock, the same file
+# triggerer, and the `celery` profile's workers), the API sandbox and the one-shot init. The pinned set is requirements.lock, the same file
 # `make setup` installs, so the containers run exactly what the local stack and the tests run.
 FROM python:3.11-slim-bookworm
 
@@ -32,5 +32,7 @@ COPY airflow_settings.yaml ./
 RUN mkdir -p /opt/cryptoflow/plugins /opt/airflow/logs /opt/airflow/secrets /opt/airflow/dbt /opt/airflow/local \
     && chown -R 50000:0 /opt/airflow /opt/cryptoflow && chmod -R g+rwX /opt/airflow
 USER 50000
-ENTRYPOINT ["/usr/bin/tini", "--"]
+# The entry point picks the CeleryExecutor when the `celery` compose profile's broker is on the network
+# (see the script); otherwise it runs the command as it is.
+ENTRYPOINT ["/usr/bin/tini", "--", "sh", "/opt/cryptoflow/include/cryptoflow/devstack/container-entrypoint.sh"]
 CMD ["airflow", "version"]

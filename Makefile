@@ -13,6 +13,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 export DBT_USE_COLORS := false
 
+# make demo EXECUTOR=celery: CeleryExecutor with Redis and two workers (default local: LocalExecutor).
+EXECUTOR ?=
+EXECUTOR_ARG := $(if $(strip $(EXECUTOR)),--executor $(strip $(EXECUTOR)))
+
 .PHONY: help setup lock demo stop env status sandbox test test-fast lint bench clean
 
 help: ## list the targets
@@ -27,18 +31,18 @@ $(STAMP): requirements.lock pyproject.toml
 lock: setup ## re-pin requirements.lock from requirements.txt
 	$(UV) pip compile -q requirements.txt -o requirements.lock --python 3.11 --python-platform x86_64-unknown-linux-gnu
 
-demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts
-	@$(PY) -m cryptoflow.devstack demo
+demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts (EXECUTOR=celery: with Celery workers)
+	@$(PY) -m cryptoflow.devstack demo $(EXECUTOR_ARG)
 
-stop: ## stop what `make demo` started, and nothing else
+stop: ## stop what `make demo` started (Celery workers and Redis too), and nothing else
 	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack down; fi
 
 env: ## print exports for a shell that reaches the running stack: eval "$(make -s env)"
 	@$(MAKE) --no-print-directory -s setup >&2
-	@$(PY) -m cryptoflow.devstack env
+	@$(PY) -m cryptoflow.devstack env $(EXECUTOR_ARG)
 
 status: setup ## what of the local stack is running
-	@$(PY) -m cryptoflow.devstack status
+	@$(PY) -m cryptoflow.devstack status $(EXECUTOR_ARG)
 
 sandbox: setup ## run the API sandbox in the foreground
 	@$(PY) -m cryptoflow.sandbox
@@ -56,6 +60,6 @@ lint: setup ## ruff (with the AIR rules) and sqlfluff on the dbt models
 bench: setup ## run the benchmarks; figures print and land as JSON under .local/bench/
 	@$(PY) -m bench
 
-clean: stop ## stop the .local Postgres too, then remove .local/ (cluster, Airflow homes, logs) and dbt's target/
-	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack postgres stop; fi
+clean: stop ## stop the .local Postgres and Redis too, then remove .local/ (cluster, Airflow homes, logs) and dbt's target/
+	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack postgres stop; $(PY) -m cryptoflow.devstack redis stop; fi
 	rm -rf .local dbt_project/target dbt_project/logs

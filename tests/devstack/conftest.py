@@ -2,6 +2,11 @@
 head), an Airflow ORM session whose writes are rolled back, and a way to run the devstack CLI on a
 stack of its own (profile ``devstack``: own home under a temporary ``CRYPTOFLOW_LOCAL_DIR``, own
 databases on the session's Postgres, free ports) so these tests never touch the demo or the other tests.
+
+A test asks for a Celery stack with ``celery_cli_env`` (``cli_env`` plus ``CRYPTOFLOW_EXECUTOR=celery``
+and a default Redis address where nothing answers, so the stack starts and stops a throwaway
+redis-server of its own under the session's ``CRYPTOFLOW_LOCAL_DIR``); ``fresh_cli_databases`` gives a
+test that counts DAG runs an empty metadata database and warehouse, whatever earlier tests ran.
 """
 
 from __future__ import annotations
@@ -61,13 +66,24 @@ def cli_local_dir(tmp_path_factory) -> Path:
 def cli_databases(pg_server, cli_local_dir) -> None:
     """Fresh databases for the CLI's stack: an empty warehouse, and a metadata database at head copied
     from a template (migrated once, ever, and again only when Airflow's head moves)."""
+    _fresh_cli_databases(pg_server, cli_local_dir)
+
+
+@pytest.fixture
+def fresh_cli_databases(pg_server, cli_local_dir, cli_databases) -> None:
+    """The CLI stack's databases made fresh again for this test (under a second: a template copy). Only
+    while no stack of the CLI profile runs (a demo test ends with ``down``)."""
+    _fresh_cli_databases(pg_server, cli_local_dir)
+
+
+def _fresh_cli_databases(pg_server, cli_local_dir: Path) -> None:
     from cryptoflow.devstack.airflow_db import prepare_airflow_db
     from cryptoflow.devstack.postgres import drop_database
 
     profile = Profile(CLI_PROFILE, 0, 0)
     conn = pg_server.dsn_for(profile.metadata_db).replace("postgresql://", "postgresql+psycopg2://", 1)
     env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn, "AIRFLOW_HOME": str(cli_local_dir / "migrate")}
-    prepare_airflow_db(_InDir(profile.name, 0, 0, cli_local_dir), pg_server, env, log=lambda _: None,
+    prepare_airflow_db(_InDir(profile.name, 0, 0, root=cli_local_dir), pg_server, env, log=lambda _: None,
                        fresh=True)
     drop_database(pg_server, profile.warehouse_db)
 
@@ -97,6 +113,15 @@ def cli_env(pg_server, cli_local_dir, cli_databases) -> dict[str, str]:
         "CRYPTOFLOW_SANDBOX_PORT": str(free_port()),
     })
     return env
+
+
+@pytest.fixture
+def celery_cli_env(cli_env) -> dict[str, str]:
+    """``cli_env`` for a Celery stack: ``CRYPTOFLOW_EXECUTOR=celery``, and the default Redis address moved
+    to a free port, so the stack starts (and ``down`` stops) a throwaway redis-server under
+    ``CRYPTOFLOW_LOCAL_DIR``/redis rather than using the machine's Redis."""
+    return {**cli_env, "CRYPTOFLOW_EXECUTOR": "celery",
+            "CRYPTOFLOW_REDIS_DEFAULT_URL": f"redis://127.0.0.1:{free_port()}"}
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -113,6 +113,52 @@ def test_docker_compose_mirrors_the_stack(env):
         assert airflow_env[key].startswith("cat /opt/airflow/secrets/")
 
 
+def test_docker_compose_celery_profile_mirrors_the_celery_stack(tmp_path, monkeypatch):
+    """``docker compose --profile celery up``: a Redis and two workers with the settings stack_env gives
+    a celery ``demo``; the other services carry the same settings (inert under the LocalExecutor) and
+    the image's entry point switches them to the CeleryExecutor when the broker is on the network."""
+    from cryptoflow.devstack.workers import worker_services
+
+    monkeypatch.setattr(Profile, "home", property(lambda self: tmp_path / self.name))
+    profile = Profile("demo", 8080, 8765, executor="celery")
+    server = Server("postgresql://postgres:pw@postgres:5432/postgres", owned=False)
+    env = stack_env(profile, server, broker_url="redis://redis:6379/0")
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    celery_only = {"redis", "airflow-worker-1", "airflow-worker-2"}
+    assert all(services[name].get("profiles") == ["celery"] for name in celery_only)
+    assert not [n for n, s in services.items() if n not in celery_only and s.get("profiles")], \
+        "the LocalExecutor stack stays the default"
+    broker = services["redis"]
+    assert broker["image"].startswith("redis:")
+    assert broker["command"][-4:] == ["--save", "", "--appendonly", "no"]
+    alias = services["airflow-scheduler"]["environment"]["CRYPTOFLOW_COMPOSE_BROKER_HOST"]
+    assert alias in broker["networks"]["default"]["aliases"]
+    celery_keys = [k for k in env if k.startswith(("AIRFLOW__CELERY", "AIRFLOW__OPERATORS__"))]
+    for number, name in enumerate(("airflow-worker-1", "airflow-worker-2"), start=1):
+        worker = services[name]
+        assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        missing = [k for k in env if k.startswith("AIRFLOW") and k not in worker["environment"]
+                   and f"{k}_CMD" not in worker["environment"]]
+        assert missing == []
+        # the same command as the local stack's worker (after "python -m")
+        assert worker["command"] == ["airflow", *worker_services(profile)[f"celery-worker{number}"].argv[3:]]
+        assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert f"demo-worker{number}@$${{HOSTNAME}}" in worker["healthcheck"]["test"][1]
+    for name in ("airflow-scheduler", "airflow-apiserver", "airflow-dag-processor", "airflow-triggerer"):
+        compose_env = services[name]["environment"]
+        assert compose_env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        same = [k for k in celery_keys if k not in ("AIRFLOW__CELERY__BROKER_URL",
+                                                    "AIRFLOW__CELERY__RESULT_BACKEND")]
+        assert {k: compose_env[k] for k in same} == {k: env[k] for k in same}
+        assert compose_env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+        backend = compose_env["AIRFLOW__CELERY__RESULT_BACKEND"]
+        assert backend.startswith("db+postgresql+psycopg2://postgres:")
+        assert backend.endswith("@postgres:5432/cryptoflow_demo_airflow")
+    entrypoint = "include/cryptoflow/devstack/container-entrypoint.sh"
+    assert (REPO / entrypoint).exists()
+    assert f"/opt/cryptoflow/{entrypoint}" in (REPO / "Dockerfile").read_text()
+
+
 def test_a_cluster_in_a_directory_postgres_cannot_enter_lives_in_tmpdir(tmp_path):
     """As root, initdb runs as ``postgres``; a checkout under a 0700 directory (``mktemp -d``) gets the
     cluster's files in $TMPDIR, and its port file stays under .local."""

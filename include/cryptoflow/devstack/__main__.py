@@ -8,12 +8,18 @@
     apply-settings  apply airflow_settings.yaml to the metadata database (idempotent)
     report          print the UI login and the marts again
     postgres        start|stop|status the stack's Postgres alone (.ci/run uses it)
+    redis           start|stop|status the Redis of the celery profile alone
     container-init  docker-compose's one-shot init (secrets, databases, migration, settings)
 
 Environment: CRYPTOFLOW_PG_DSN (an admin DSN of a Postgres to use instead of a throwaway cluster under
 .local/), CRYPTOFLOW_AIRFLOW_PORT (8080), CRYPTOFLOW_SANDBOX_PORT (8765), CRYPTOFLOW_DEMO_TIMEOUT
 (seconds to wait for the DAG runs, 900), CRYPTOFLOW_<CONN_ID>_API_KEY (API keys for the connections),
 CRYPTOFLOW_DAGS_FOLDER (dags/), CRYPTOFLOW_LOCAL_DIR (.local/).
+
+Celery: demo, up, env and status take --executor local|celery (or CRYPTOFLOW_EXECUTOR; demo and up default
+to local, env and status to the executor the stack last came up with). CRYPTOFLOW_REDIS_URL names a Redis
+to use; without it, the one answering on CRYPTOFLOW_REDIS_DEFAULT_URL (redis://127.0.0.1:6379), else a
+throwaway redis-server under .local/redis.
 """
 
 from __future__ import annotations
@@ -22,14 +28,33 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from cryptoflow.devstack.environment import demo_profile, shell_exports, stack_env
+from cryptoflow.devstack.environment import demo_profile, executor_from_env, shell_exports, stack_env
 from cryptoflow.devstack.postgres import StackError
 
 
-def _profile(args):
-    return demo_profile(args.profile)
+def _profile(args, follow_running: bool = False):
+    """The profile of ``--profile``; its executor from ``--executor``, else ``$CRYPTOFLOW_EXECUTOR``, else
+    (``follow_running``) the one its stack last came up with, else local."""
+    profile = demo_profile(args.profile)
+    executor = getattr(args, "executor", None) or executor_from_env()
+    if executor is None and follow_running:
+        from cryptoflow.devstack import stack
+
+        executor = stack.recorded_executor(profile)
+    return replace(profile, executor=executor or "local")
+
+
+def _broker_url(profile) -> str | None:
+    """The Redis URL a celery profile's environment names, without starting anything."""
+    if profile.executor != "celery":
+        return None
+    from cryptoflow.devstack import stack
+    from cryptoflow.devstack.redis import known_redis
+
+    return known_redis(stack.REDIS_ROOT)[0].url
 
 
 def _settings_file(args) -> Path:
@@ -65,9 +90,9 @@ def cmd_down(args) -> int:
 def cmd_env(args) -> int:
     from cryptoflow.devstack import stack
 
-    profile = _profile(args)
+    profile = _profile(args, follow_running=True)
     server, running = stack.known_server()
-    print(shell_exports(stack_env(profile, server)))
+    print(shell_exports(stack_env(profile, server, broker_url=_broker_url(profile))))
     # airflow and dbt live in the virtual environment: put it first on PATH (once).
     bindir = shlex.quote(str(Path(sys.executable).parent))
     print(f'case ":$PATH:" in *:{bindir}:*) ;; *) export PATH={bindir}:"$PATH" ;; esac')
@@ -80,7 +105,7 @@ def cmd_env(args) -> int:
 def cmd_status(args) -> int:
     from cryptoflow.devstack import stack
 
-    all_up = stack.status(_profile(args))
+    all_up = stack.status(_profile(args, follow_running=True))
     return 3 if args.check and not all_up else 0
 
 
@@ -129,6 +154,34 @@ def cmd_postgres(args) -> int:
     return 0 if reason is None else 3
 
 
+def cmd_redis(args) -> int:
+    """The celery profile's Redis alone: ``start`` prints ``started``, ``running`` (the .local server
+    already ran) or ``external`` ($CRYPTOFLOW_REDIS_URL, or the server answering on the default address)
+    on stdout; ``stop`` stops the .local redis-server; ``status`` exits 0 when it answers PING."""
+    from cryptoflow.devstack import stack
+    from cryptoflow.devstack.postgres import redact
+    from cryptoflow.devstack.redis import URL_ENV, LocalRedis, ensure_redis, known_redis, ping
+
+    if args.action == "start":
+        redis = ensure_redis(stack.REDIS_ROOT)
+        state = "started" if redis.started else ("running" if redis.owned else "external")
+        print(state)
+        print(f"redis: {state}: {redis.describe()}", file=sys.stderr)
+        return 0
+    if args.action == "stop":
+        if LocalRedis(stack.REDIS_ROOT).stop():
+            print("redis: stopped the redis-server under .local/redis", file=sys.stderr)
+        elif os.environ.get(URL_ENV, "").strip():
+            print(f"redis: {URL_ENV} names a server of yours; nothing to stop", file=sys.stderr)
+        else:
+            print("redis: no redis-server of ours was running", file=sys.stderr)
+        return 0
+    redis, running = known_redis(stack.REDIS_ROOT)
+    reason = ping(redis.url) if running is not False else "not running"
+    print(f"redis: {redact(redis.url)}: {reason or 'reachable'}")
+    return 0 if reason is None else 3
+
+
 def cmd_container_init(args) -> int:
     """docker-compose's one-shot init: shared secrets, databases, migration and settings, all from this
     container's own environment (docker-compose.yml sets it; nothing from stack_env)."""
@@ -174,6 +227,7 @@ COMMANDS = {
     "apply-settings": (cmd_apply_settings, "apply airflow_settings.yaml to the metadata database"),
     "report": (cmd_report, "print the UI login and the marts with their row counts"),
     "postgres": (cmd_postgres, "start, stop or check the stack's Postgres alone (CI uses it)"),
+    "redis": (cmd_redis, "start, stop or check the celery profile's Redis alone"),
     "container-init": (cmd_container_init, "docker-compose's init: secrets, databases, migration, settings"),
 }
 
@@ -191,8 +245,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--file", help="the settings file (default: airflow_settings.yaml in the repo)")
         if name == "status":
             p.add_argument("--check", action="store_true", help="exit 3 unless every part runs")
-        if name == "postgres":
+        if name in ("postgres", "redis"):
             p.add_argument("action", choices=("start", "stop", "status"))
+        if name in ("demo", "up", "env", "status"):
+            p.add_argument("--executor", choices=("local", "celery"), default=None,
+                           help="LocalExecutor or CeleryExecutor with two workers and Redis (default "
+                                "$CRYPTOFLOW_EXECUTOR, else " + ("local)" if name in ("demo", "up") else
+                                                                  "the one the stack last came up with)"))
         if name == "demo":
             p.add_argument("--timeout", type=float, default=None,
                            help="seconds to wait for the DAG runs (default $CRYPTOFLOW_DEMO_TIMEOUT or 900)")

@@ -152,11 +152,13 @@ def apply_settings_file(path: Path, env: Mapping[str, str], log: Callable[[str],
 
 def resolve_settings(loaded, env: Mapping[str, str], log: Callable[[str], None] = print):
     """``loaded`` pointed at the stack's sandbox, with API keys from the environment or, for the
-    sandbox, the sandbox's own keys."""
+    sandbox, the sandbox's own keys, and the API pools sized from ``cryptoflow.yaml``."""
     from cryptoflow import settings as cf_settings
+    from cryptoflow.config import load_config
 
     sandbox_url = env.get("CRYPTOFLOW_SANDBOX_URL")
-    pointed = cf_settings.point_at_sandbox(loaded, sandbox_url)
+    sized = cf_settings.with_pools_from_config(loaded, load_config(environ={**os.environ, **env}))
+    pointed = cf_settings.point_at_sandbox(sized, sandbox_url)
     resolved, notes = cf_settings.with_api_keys(pointed, {**os.environ, **env}, sandbox_url=sandbox_url,
                                                 sandbox_keys=sandbox_keys())
     for note in notes:

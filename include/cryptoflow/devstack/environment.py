@@ -5,10 +5,20 @@ A *profile* keeps stacks apart: ``demo`` and ``test`` use their own Airflow home
 databases on the same server, so a test run never writes DAG runs into the demo's metadata (a manual
 run on a scheduled slot would stall the demo's catchup).
 
+A profile also names its executor: ``local`` (LocalExecutor, the default) or ``celery`` (CeleryExecutor,
+with a Redis broker from :mod:`cryptoflow.devstack.redis` and Celery's results in the metadata database).
+Nothing else changes between the two. Stacks sharing one Redis stay apart: each sends its tasks to its
+own queue ``cryptoflow_<profile>`` (its workers consume only that one) under its own Redis key prefix
+``cryptoflow_<profile>:``, so neither tasks nor the workers' control messages cross.
+
 Every ``AIRFLOW__<SECTION>__<KEY>`` below was checked against Airflow 3.3.2's
-``airflow/config_templates/config.yml``. The secrets the components must share (the JWT secret of the
-Execution API, the API's session key, the Fernet key that encrypts connection passwords) are random,
-made once per profile and kept in ``.local/<profile>/secrets/`` (mode 0600).
+``airflow/config_templates/config.yml`` and, for the Celery ones, the config of
+apache-airflow-providers-celery 3.26 (``get_provider_info()``); ``global_keyprefix`` is a Redis transport
+option of kombu, which Airflow passes on from its ``[celery_broker_transport_options]`` section.
+
+The secrets the components must share (the JWT secret of the Execution API, the API's session key, the
+Fernet key that encrypts connection passwords) are random, made once per profile and kept in
+``.local/<profile>/secrets/`` (mode 0600).
 """
 
 from __future__ import annotations
@@ -28,6 +38,11 @@ LOCAL_DIR = Path(os.environ.get("CRYPTOFLOW_LOCAL_DIR", REPO_ROOT / ".local")).r
 
 WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ops")
 
+EXECUTOR_ENV = "CRYPTOFLOW_EXECUTOR"
+EXECUTORS = ("local", "celery")
+CELERY_WORKERS = 2
+CELERY_WORKER_CONCURRENCY = 4  # two workers of 4: the stack's parallelism of 8
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -36,6 +51,11 @@ class Profile:
     name: str
     airflow_port: int
     sandbox_port: int
+    executor: str = "local"  # "local" (LocalExecutor) or "celery" (CeleryExecutor with Redis)
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise StackError(f"executor {self.executor!r}: use one of {', '.join(EXECUTORS)}")
 
     @property
     def home(self) -> Path:
@@ -61,14 +81,40 @@ class Profile:
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
 
+    @property
+    def celery_queue(self) -> str:
+        """The Celery queue this stack's tasks go to and its workers consume (and nothing else)."""
+        return f"cryptoflow_{self.name}"
 
-def demo_profile(name: str = "demo") -> Profile:
-    """The stack ``make demo`` runs; ports from ``CRYPTOFLOW_AIRFLOW_PORT`` and ``CRYPTOFLOW_SANDBOX_PORT``.
+    @property
+    def redis_key_prefix(self) -> str:
+        """Prefix of every Redis key (and pub/sub channel) of this stack's Celery."""
+        return f"cryptoflow_{self.name}:"
+
+    def worker_name(self, number: int) -> str:
+        """The Celery node name of worker ``number`` (``%h`` is the machine's host name)."""
+        return f"{self.name}-worker{number}@%h"
+
+
+def demo_profile(name: str = "demo", executor: str | None = None) -> Profile:
+    """The stack ``make demo`` runs; ports from ``CRYPTOFLOW_AIRFLOW_PORT`` and ``CRYPTOFLOW_SANDBOX_PORT``,
+    the executor from ``executor`` or ``$CRYPTOFLOW_EXECUTOR`` (``local`` unless set).
     (Another ``name`` gives a stack of the same shape with its own home and databases.)"""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise StackError(f"profile name {name!r}: use lower-case letters, digits and '_'")
     return Profile(name, airflow_port=_port_env("CRYPTOFLOW_AIRFLOW_PORT", 8080),
-                   sandbox_port=_port_env("CRYPTOFLOW_SANDBOX_PORT", 8765))
+                   sandbox_port=_port_env("CRYPTOFLOW_SANDBOX_PORT", 8765),
+                   executor=executor or executor_from_env() or "local")
+
+
+def executor_from_env() -> str | None:
+    """``$CRYPTOFLOW_EXECUTOR`` (``local`` or ``celery``), or None when unset."""
+    raw = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    if not raw:
+        return None
+    if raw not in EXECUTORS:
+        raise StackError(f"{EXECUTOR_ENV}={raw!r}: use one of {', '.join(EXECUTORS)} (or unset it for local)")
+    return raw
 
 
 def _port_env(name: str, default: int) -> int:
@@ -80,8 +126,8 @@ def _port_env(name: str, default: int) -> int:
     return int(raw)
 
 
-def test_profile(airflow_port: int = 0, sandbox_port: int = 0) -> Profile:
-    return Profile("test", airflow_port=airflow_port, sandbox_port=sandbox_port)
+def test_profile(airflow_port: int = 0, sandbox_port: int = 0, executor: str = "local") -> Profile:
+    return Profile("test", airflow_port=airflow_port, sandbox_port=sandbox_port, executor=executor)
 
 
 def _secret(path: Path, make=lambda: secrets.token_urlsafe(32)) -> str:
@@ -109,8 +155,11 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def stack_env(profile: Profile, server: Server) -> dict[str, str]:
-    """Every variable a process of ``profile``'s stack needs (Airflow, dbt, psql, the sandbox)."""
+def stack_env(profile: Profile, server: Server, broker_url: str | None = None) -> dict[str, str]:
+    """Every variable a process of ``profile``'s stack needs (Airflow, dbt, psql, the sandbox).
+
+    A ``celery`` profile needs ``broker_url``, the Redis its Celery uses (:func:`cryptoflow.devstack.redis.
+    ensure_redis`); a ``local`` one ignores it and gets exactly the LocalExecutor settings."""
     warehouse_dsn = server.dsn_for(profile.warehouse_db)
     metadata_dsn = server.dsn_for(profile.metadata_db)
     wh = urlsplit(warehouse_dsn)
@@ -173,7 +222,38 @@ def stack_env(profile: Profile, server: Server) -> dict[str, str]:
         "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"cryptoflow\..*",
         "AIRFLOW_CONN_WAREHOUSE": warehouse_dsn.replace("postgresql://", "postgres://", 1),
     }
+    if profile.executor == "celery":
+        if not broker_url:
+            raise StackError(f"the celery profile {profile.name!r} needs a Redis URL (broker_url)")
+        env.update(celery_env(profile, broker_url, f"{meta.netloc}/{profile.metadata_db}"))
     return env
+
+
+def celery_env(profile: Profile, broker_url: str, metadata_netloc_db: str) -> dict[str, str]:
+    """The CeleryExecutor settings of ``profile``: broker, result backend (the metadata database, through
+    psycopg2: with SQLAlchemy 2.1 a bare ``db+postgresql://`` would mean psycopg 3), concurrency, and the
+    queue and key prefix that keep two stacks on one Redis apart."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_netloc_db}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": profile.celery_queue,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": profile.redis_key_prefix,
+        # Airflow's default for Redis, stated so that no component logs a warning about it on start.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+    }
+
+
+# Keys that only an executor decides; the sandbox runs without them (it is no Airflow component), so
+# switching executors does not restart it.
+EXECUTOR_KEYS = ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__", "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__",
+                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE")
+
+
+def without_executor(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the executor's settings."""
+    return {k: v for k, v in env.items() if not k.startswith(EXECUTOR_KEYS)}
 
 
 def _no_proxy(current: str | None) -> str:

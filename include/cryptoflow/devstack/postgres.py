@@ -98,23 +98,25 @@ def find_bindir() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
-def install_server() -> Path:
-    """Install Debian's PostgreSQL server package; only called when no ``initdb`` exists."""
+def apt_install(package: str, label: str, instead: str) -> None:
+    """Install Debian's ``package`` with apt-get (as root, or with passwordless sudo); ``instead`` says
+    what the user can do when that is not possible."""
     if not shutil.which("apt-get"):
-        raise StackError(
-            "No PostgreSQL server binaries (initdb) found and apt-get is not available. Install the "
-            "PostgreSQL server, or set CRYPTOFLOW_PG_DSN to a server you have."
-        )
-    print("postgres: initdb not found; installing the PostgreSQL server package with apt-get ...", flush=True)
+        raise StackError(f"No {label} found and apt-get is not available. {instead}")
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         proc = subprocess.run(sudo + cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise StackError(
-                f"'{' '.join(cmd)}' failed ({proc.returncode}): {proc.stderr.strip()[-400:]}\n"
-                "Install the PostgreSQL server yourself, or set CRYPTOFLOW_PG_DSN."
-            )
+            raise StackError(f"'{' '.join(cmd)}' failed ({proc.returncode}): {proc.stderr.strip()[-400:]}\n"
+                             f"{instead}")
+
+
+def install_server() -> Path:
+    """Install Debian's PostgreSQL server package; only called when no ``initdb`` exists."""
+    print("postgres: initdb not found; installing the PostgreSQL server package with apt-get ...", flush=True)
+    apt_install("postgresql", "PostgreSQL server binaries (initdb)",
+                "Install the PostgreSQL server yourself, or set CRYPTOFLOW_PG_DSN to a server you have.")
     bindir = find_bindir()
     if bindir is None:
         raise StackError("apt-get installed postgresql but no initdb was found under /usr/lib/postgresql.")

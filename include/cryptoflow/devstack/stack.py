@@ -3,19 +3,26 @@
 ``up`` brings, in order: Postgres (``$CRYPTOFLOW_PG_DSN`` or a throwaway cluster under ``.local/``), the
 metadata and warehouse databases, the API sandbox, Airflow's metadata schema (migrated only when not at
 head), ``airflow_settings.yaml`` (applied idempotently), and Airflow's api-server, scheduler,
-dag-processor and triggerer as background processes. Whatever already runs with the right configuration
-is left alone, so a second ``make demo`` changes nothing and takes seconds. Everything that can be
-checked before starting anything is checked first (the settings file, the ports, the DAG files); if a
-later step fails, what this invocation started is stopped again, so a failed start leaves nothing
-half-running.
+dag-processor and triggerer as background processes. A ``celery`` profile (``make demo EXECUTOR=celery``)
+also brings a Redis (:mod:`cryptoflow.devstack.redis`) before anything of Airflow, and two Celery workers
+(:mod:`cryptoflow.devstack.workers`) after the scheduler; a ``local`` one stops workers left from an
+earlier ``celery`` run. Switching executors restarts exactly the processes whose configuration changed
+(every Airflow component; the sandbox runs without the executor's settings and stays).
+
+Whatever already runs with the right configuration is left alone, so a second ``make demo`` changes
+nothing and takes seconds. Everything that can be checked before starting anything is checked first (the
+settings file, the ports, the DAG files, for ``celery`` whether the installed Celery can run the
+provider); if a later step fails, what this invocation started is stopped again, so a failed start leaves
+nothing half-running.
 
 ``demo`` then unpauses every DAG the dag-processor stored (asset-scheduled consumers before their
 producers: an asset event only creates a run for a consumer that is unpaused when the event arrives),
 waits for a successful run of each time-scheduled DAG and then of each asset-scheduled one, and prints
 the UI's address and login and the row count of every table and view in the ``marts`` schema.
 
-``down`` stops only processes whose pid files it wrote (checked by pid *and* start time) and the
-``.local`` Postgres cluster only when ``make demo`` started it.
+``down`` stops only processes whose pid files it wrote (checked by pid *and* start time), the workers
+included, and the ``.local`` Postgres cluster and ``.local`` redis-server only when ``make demo`` started
+them (and no other stack still uses them).
 """
 
 from __future__ import annotations
@@ -30,7 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptoflow.devstack import processes
-from cryptoflow.devstack.environment import LOCAL_DIR, REPO_ROOT, WAREHOUSE_SCHEMAS, Profile, stack_env
+from cryptoflow.devstack.environment import (
+    LOCAL_DIR,
+    REPO_ROOT,
+    WAREHOUSE_SCHEMAS,
+    Profile,
+    stack_env,
+    without_executor,
+)
 from cryptoflow.devstack.postgres import (
     DSN_ENV,
     LocalCluster,
@@ -43,10 +57,13 @@ from cryptoflow.devstack.postgres import (
     redact,
 )
 from cryptoflow.devstack.processes import Service
+from cryptoflow.devstack.redis import LocalRedis, RedisServer, ensure_redis, known_redis, ping
+from cryptoflow.devstack.workers import WorkerProbe, check_celery_provider, node_names, worker_services
 
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 SETTINGS_FILE = REPO_ROOT / "airflow_settings.yaml"
 POSTGRES_ROOT = LOCAL_DIR / "postgres"
+REDIS_ROOT = LOCAL_DIR / "redis"
 DEFAULT_PG_PORT = 55432
 PORT_ENV = {"api-server": "CRYPTOFLOW_AIRFLOW_PORT", "sandbox": "CRYPTOFLOW_SANDBOX_PORT"}
 
@@ -54,7 +71,8 @@ Log = Callable[[str], None]
 
 
 def services(profile: Profile) -> dict[str, Service]:
-    """The background processes of ``profile``'s stack, by name (sandbox first, then Airflow)."""
+    """The background processes of ``profile``'s stack, by name (sandbox first, then Airflow, then, for a
+    ``celery`` profile, its workers)."""
     py = sys.executable
     home = profile.home
     module = sandbox_module()
@@ -74,6 +92,8 @@ def services(profile: Profile) -> dict[str, Service]:
                                    signature="airflow")
     out["triggerer"] = Service("triggerer", (py, "-m", "airflow", "triggerer", "--skip-serve-logs"), home,
                                signature="airflow")
+    if profile.executor == "celery":
+        out.update(worker_services(profile))
     return out
 
 
@@ -113,6 +133,24 @@ def note_cluster_started(profile: Profile, server: Server) -> None:
     _marker(profile).write_text(json.dumps({"data_dir": str(server.data_dir)}) + "\n")
 
 
+def _redis_marker(profile: Profile) -> Path:
+    """Written when this profile's stack started the ``.local`` redis-server, so ``down`` may stop it."""
+    return profile.home / "run" / "redis.started"
+
+
+def _executor_file(profile: Profile) -> Path:
+    return profile.home / "executor"
+
+
+def recorded_executor(profile: Profile) -> str | None:
+    """The executor the last ``up``/``demo`` of ``profile`` ran with (``make env``/``status`` follow it)."""
+    try:
+        value = _executor_file(profile).read_text().strip()
+    except OSError:
+        return None
+    return value or None
+
+
 def known_server() -> tuple[Server, bool | None]:
     """The server the stack uses, without starting anything, and whether it runs (None: not checked)."""
     dsn = os.environ.get(DSN_ENV, "").strip()
@@ -129,6 +167,7 @@ class _Started:
 
     services: list[Service] = field(default_factory=list)
     cluster: bool = False
+    redis: bool = False
 
 
 def check_ports(profile: Profile) -> None:
@@ -171,6 +210,8 @@ def up(profile: Profile, *, settings_file: Path = SETTINGS_FILE, log: Log = prin
     settings = load_settings(settings_file)  # an unreadable file stops us before anything starts
     check_ports(profile)
     _check_sandbox_importable()
+    if profile.executor == "celery":
+        check_celery_provider()
     started = _Started()
     try:
         server = ensure_server(POSTGRES_ROOT)
@@ -180,9 +221,12 @@ def up(profile: Profile, *, settings_file: Path = SETTINGS_FILE, log: Log = prin
             log(f"postgres: started a throwaway cluster on {redact(server.admin_dsn)}")
         ensure_database(server, profile.metadata_db)
         ensure_database(server, profile.warehouse_db, WAREHOUSE_SCHEMAS)
-        env = stack_env(profile, server)
+        redis = _ensure_redis(profile, started, log) if profile.executor == "celery" else None
+        env = stack_env(profile, server, broker_url=redis.url if redis else None)
         svc = services(profile)
-        _ensure_running(svc["sandbox"], env, started, log)
+        if profile.executor != "celery":
+            _stop_workers_of_celery_run(profile, log)
+        _ensure_running(svc["sandbox"], without_executor(env), started, log)
         if before_airflow:
             before_airflow(env)
 
@@ -192,13 +236,38 @@ def up(profile: Profile, *, settings_file: Path = SETTINGS_FILE, log: Log = prin
         airflow_db.prepare_airflow_db(profile, server, env, log=log)
         report = _apply(settings, env, log)
         log(f"settings: {settings_file.name} applied ({report.summary()})")
-        for name in AIRFLOW_COMPONENTS:
-            _ensure_running(svc[name], env, started, log)
-        _wait_healthy(profile, svc, log)
+        # The workers start after the scheduler (and are checked with the others below).
+        for name in (*AIRFLOW_COMPONENTS, *worker_services(profile)):
+            if name in svc:
+                _ensure_running(svc[name], env, started, log)
+        _wait_healthy(profile, svc, log, env=env)
+        _executor_file(profile).parent.mkdir(parents=True, exist_ok=True)
+        _executor_file(profile).write_text(f"{profile.executor}\n")
         return server, env
     except BaseException:
         _undo(profile, started, log)
         raise
+
+
+def _ensure_redis(profile: Profile, started: _Started, log: Log) -> RedisServer:
+    redis = ensure_redis(REDIS_ROOT)
+    if redis.started:
+        started.redis = True
+        _redis_marker(profile).parent.mkdir(parents=True, exist_ok=True)
+        _redis_marker(profile).write_text(f"{redis.url}\n")
+        log(f"redis: started a throwaway redis-server on {redis.url} "
+            f"(log {_rel(LocalRedis(REDIS_ROOT).log_file)})")
+    else:
+        log(f"redis: using {redis.describe()}")
+    return redis
+
+
+def _stop_workers_of_celery_run(profile: Profile, log: Log) -> None:
+    """A ``local`` stack has no workers: stop those an earlier ``celery`` run of this profile left."""
+    workers = list(worker_services(profile).values())
+    if any(processes.running(w) for w in workers):
+        stopped = processes.stop(workers)
+        log(f"{', '.join(stopped)}: stopped (the stack now runs the LocalExecutor)")
 
 
 def _apply(settings, env: dict[str, str], log: Log):
@@ -242,45 +311,69 @@ def _undo(profile: Profile, started: _Started, log: Log) -> None:
         names = processes.stop(list(reversed(started.services)), timeout=10)
         if names:
             log(f"stopped what this run started: {', '.join(names)}")
+    if started.redis:
+        LocalRedis(REDIS_ROOT).stop()
+        _redis_marker(profile).unlink(missing_ok=True)
+        log("redis: stopped the redis-server this run started")
     if started.cluster:
         LocalCluster(POSTGRES_ROOT).stop()
         _marker(profile).unlink(missing_ok=True)
         log("postgres: stopped the cluster this run started")
 
 
-def _wait_healthy(profile: Profile, svc: dict[str, Service], log: Log, timeout: float = 180) -> None:
-    """Wait until the sandbox answers and Airflow's health endpoint reports every component healthy;
-    a component that exits meanwhile is an error carrying the end of its log."""
+def _wait_healthy(profile: Profile, svc: dict[str, Service], log: Log, timeout: float = 180,
+                  env: dict[str, str] | None = None) -> None:
+    """Wait until the sandbox answers, Airflow's health endpoint reports every component healthy and
+    each Celery worker (if any) answers on its queue; a process that exits meanwhile is an error
+    carrying the end of its log."""
     import requests
 
     session = requests.Session()
     session.trust_env = False  # 127.0.0.1, never through a proxy
-    pending = {"sandbox", *AIRFLOW_COMPONENTS}
+    workers = node_names(profile) if profile.executor == "celery" and env else {}
+    pending = {"sandbox", *AIRFLOW_COMPONENTS, *workers}
     deadline = time.monotonic() + timeout
     last: dict = {}
-    while pending:
-        for name in sorted(pending):
-            if processes.exited(svc[name]):
-                raise StackError(f"{name} exited during start-up (log {_rel(svc[name].log_file)}):\n"
-                                 f"{processes.log_tail(svc[name])}")
-        if "sandbox" in pending and _get(session, f"{profile.sandbox_url}/__admin/health") is not None:
-            pending.discard("sandbox")
-        if pending & set(AIRFLOW_COMPONENTS):
-            body = _get(session, f"{profile.airflow_url}/api/v2/monitor/health")
-            if body is not None:  # the api-server answers; it reports on the others
-                last = body
-                pending.discard("api-server")
-                for name in ("scheduler", "dag-processor", "triggerer"):
-                    if (body.get(name.replace("-", "_")) or {}).get("status") == "healthy":
+    answered: dict[str, list[str]] = {}
+    probe = WorkerProbe(env) if workers and env else None
+    try:
+        while pending:
+            for name in sorted(pending):
+                if processes.exited(svc[name]):
+                    raise StackError(f"{name} exited during start-up (log {_rel(svc[name].log_file)}):\n"
+                                     f"{processes.log_tail(svc[name])}")
+            if "sandbox" in pending and _get(session, f"{profile.sandbox_url}/__admin/health") is not None:
+                pending.discard("sandbox")
+            if pending & set(AIRFLOW_COMPONENTS):
+                body = _get(session, f"{profile.airflow_url}/api/v2/monitor/health")
+                if body is not None:  # the api-server answers; it reports on the others
+                    last = body
+                    pending.discard("api-server")
+                    for name in ("scheduler", "dag-processor", "triggerer"):
+                        if (body.get(name.replace("-", "_")) or {}).get("status") == "healthy":
+                            pending.discard(name)
+            waiting = [n for n in workers if n in pending]
+            if waiting and probe is not None:
+                answered.update(probe.queues([workers[n] for n in waiting]))
+                for name in waiting:
+                    if profile.celery_queue in answered.get(workers[name], ()):
                         pending.discard(name)
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            detail = f"; last health report: {json.dumps(last)}" if last else ""
-            logs = ", ".join(_rel(svc[n].log_file) for n in sorted(pending))
-            raise StackError(f"not healthy after {timeout:.0f} s: {', '.join(sorted(pending))}{detail}. "
-                             f"See {logs}.")
-        time.sleep(0.5)
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                detail = f"; last health report: {json.dumps(last)}" if last else ""
+                for name in sorted(set(workers) & pending):
+                    queues = answered.get(workers[name])
+                    detail += (f"; {workers[name]} does not answer on the broker" if queues is None else
+                               f"; {workers[name]} consumes {', '.join(queues) or 'no queue'}, not "
+                               f"{profile.celery_queue}")
+                logs = ", ".join(_rel(svc[n].log_file) for n in sorted(pending))
+                raise StackError(f"not healthy after {timeout:.0f} s: {', '.join(sorted(pending))}{detail}. "
+                                 f"See {logs}.")
+            time.sleep(0.5)
+    finally:
+        if probe is not None:
+            probe.__exit__(None, None, None)
 
 
 def _get(session, url: str) -> dict | None:
@@ -299,12 +392,15 @@ def _get(session, url: str) -> dict | None:
 
 
 def down(profile: Profile, log: Log = print) -> None:
-    """Stop this profile's processes and, when ``make demo`` started it, the ``.local`` cluster."""
-    svc = services(profile)
+    """Stop this profile's processes (its Celery workers too, whatever the executor) and, when ``make
+    demo`` started them, the ``.local`` redis-server and cluster."""
+    svc = {**services(profile), **worker_services(profile)}
     # The api-server last: task runners that are finishing report to it.
-    stopped = processes.stop([svc[n] for n in ("triggerer", "dag-processor", "scheduler", "sandbox")])
+    first = (*worker_services(profile), "triggerer", "dag-processor", "scheduler", "sandbox")
+    stopped = processes.stop([svc[n] for n in first])
     stopped += processes.stop([svc["api-server"]])
     log(f"stopped: {', '.join(stopped)}" if stopped else "no process of the demo stack was running")
+    _stop_redis_if_ours(profile, log)
     marker = _marker(profile)
     if not marker.exists():
         return
@@ -320,6 +416,24 @@ def down(profile: Profile, log: Log = print) -> None:
     cluster.stop()
     marker.unlink(missing_ok=True)
     log(f"postgres: stopped the cluster under {_rel(POSTGRES_ROOT)}")
+
+
+def _stop_redis_if_ours(profile: Profile, log: Log) -> None:
+    marker = _redis_marker(profile)
+    if not marker.exists():
+        return
+    local = LocalRedis(REDIS_ROOT)
+    if local.running() is None:
+        marker.unlink(missing_ok=True)
+        return
+    others = local.clients()
+    if others:
+        log(f"redis: left running; {others} client(s) of other stacks use it (tests?). Run 'make stop' "
+            "again when they are done.")
+        return
+    local.stop()
+    marker.unlink(missing_ok=True)
+    log(f"redis: stopped the redis-server under {_rel(REDIS_ROOT)}")
 
 
 def _other_sessions(cluster: LocalCluster, profile: Profile) -> int:
@@ -357,16 +471,50 @@ def status(profile: Profile, log: Log = print) -> bool:
             f", started by {started_by}" if pg_running else "")
     rows = [("postgres", "running" if pg_running else "stopped", where)]
     all_up = bool(pg_running)
+    nodes = node_names(profile) if profile.executor == "celery" else {}
+    if profile.executor == "celery":
+        redis, redis_running = known_redis(REDIS_ROOT)
+        if redis_running is None:  # named by $CRYPTOFLOW_REDIS_URL: not checked yet
+            redis_running = ping(redis.url) is None
+        detail = redis.describe()
+        if redis.owned and redis_running:
+            started_by = "make demo" if _redis_marker(profile).exists() else "another command (tests?)"
+            detail += f", started by {started_by}"
+        rows.append(("redis", "running" if redis_running else "stopped", detail))
+        all_up &= bool(redis_running)
     for name, service in services(profile).items():
         current = processes.running(service)
         all_up &= current is not None
         url = {"sandbox": profile.sandbox_url, "api-server": profile.airflow_url}.get(name, "")
+        if name in nodes:
+            url = f"{nodes[name]} on queue {profile.celery_queue}"
         state = f"running (pid {current.pid})" if current else "stopped"
         rows.append((name, state, " ".join(x for x in (url, f"log {_rel(service.log_file)}") if x)))
+    if profile.executor != "celery":
+        for name, service in worker_services(profile).items():
+            if current := processes.running(service):  # left from a celery run: make demo stops it
+                rows.append((name, f"running (pid {current.pid})",
+                             "left from a celery run; make stop stops it"))
     width = max(len(r[1]) for r in rows)
     for name, state, detail in rows:
         log(f"{name:<14} {state:<{width}}  {detail}")
+    if pg_running:
+        for line in _controls(server.dsn_for(profile.warehouse_db)):
+            log(line)
     return all_up
+
+
+def _controls(warehouse_dsn: str) -> list[str]:
+    """The control layer's state per API (limiter, breaker, credits), from the warehouse's ops tables."""
+    import psycopg
+
+    from cryptoflow.limits import status as control_status
+
+    try:
+        with psycopg.connect(warehouse_dsn, connect_timeout=3) as conn:
+            return ["", "control layer (shared by every worker):", *control_status(conn)]
+    except psycopg.OperationalError:
+        return []  # no warehouse yet: nothing has called an API
 
 
 def _rel(path: Path) -> str:
