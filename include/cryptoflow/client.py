@@ -26,7 +26,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from cryptoflow.apis import get_api
-from cryptoflow.apis.base import Api, Endpoint
+from cryptoflow.apis.base import Api, Endpoint, converts_in
 from cryptoflow.validation import InvalidBody, parse_json, validate
 
 # Connection extras that are ours, not HTTP headers (HttpHook turns unknown extras into headers).
@@ -212,8 +212,7 @@ def credits_charged(body: Any, endpoint: Endpoint, records: int, params: Mapping
     status = body.get("status") if isinstance(body, dict) else None
     if isinstance(status, dict) and isinstance(status.get("credit_count"), int):
         return status["credit_count"]
-    converts = len(str(params.get("convert") or "USD").split(","))
-    return endpoint.credits.cost(records, converts)
+    return endpoint.credits.cost(records, converts_in(params))
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -140,3 +140,16 @@ def test_every_endpoint_has_a_sandbox_body() -> None:
 
     _load()
     assert set(HANDLERS) == {(a.name, e) for a in APIS.values() for e in a.endpoints}
+
+
+def test_credits_upper_bound_covers_what_a_call_may_cost():
+    cmc = get_api("cmc")
+    listings = cmc.endpoint("cryptocurrency_listings_latest")  # 1 credit per 200 records
+    assert listings.credits_upper_bound({"start": 1, "limit": 500}) == 3
+    assert listings.credits_upper_bound({"limit": 500, "convert": "USD,EUR"}) == 4
+    quotes = cmc.endpoint("cryptocurrency_quotes_latest")  # 1 per 100 ids
+    assert quotes.credits_upper_bound({"id": ",".join(str(i) for i in range(1, 151))}) == 2
+    history = cmc.endpoint("cryptocurrency_quotes_historical")  # 1 per 100 points
+    assert history.credits_upper_bound({"id": "1,2", "count": 120}) == 3
+    assert cmc.endpoint("cryptocurrency_map").credits_upper_bound({"limit": 5000}) == 0
+    assert get_api("coingecko").endpoint("coins_markets").credits_upper_bound({"per_page": 250}) == 1

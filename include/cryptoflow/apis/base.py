@@ -179,6 +179,11 @@ Paginator = SinglePage | PageNumber | Offset | ScrollCursor
 # --------------------------------------------------------------------------------------------------
 
 
+def converts_in(params: Mapping[str, Any]) -> int:
+    """How many ``convert`` currencies a request asks for (CMC charges each beyond the first)."""
+    return len(str(params.get("convert") or "USD").split(","))
+
+
 @dataclass(frozen=True)
 class Credits:
     """Credit cost of one successful call: ``per_call``, plus one credit per ``per_items`` items.
@@ -307,8 +312,7 @@ class Endpoint:
             items = len(str(params[self.ids_per_call_param]).split(","))
             if str(params.get("count", "")).isdigit():
                 items *= int(params["count"])
-        converts = len(str(params.get("convert") or "USD").split(","))
-        return self.credits.cost(items, converts)
+        return self.credits.cost(items, converts_in(params))
 
     def allowed_on(self, plan: str) -> bool:
         return not self.plans or plan in self.plans
