@@ -79,7 +79,8 @@ def test_the_rate_recovers_additively_and_never_passes_the_limit(conn):
     c.rate_limited(0)
     conn.execute("UPDATE ops.rate_limiter SET cut_at = now() - interval '2 minutes'")
     c.take_permit(WHERE, Sleeps())
-    assert conn.execute("SELECT last_rate FROM ops.rate_limiter").fetchone()[0] == pytest.approx(30 + 2 * 6)
+    rate = conn.execute("SELECT last_rate FROM ops.rate_limiter").fetchone()[0]
+    assert rate == pytest.approx(30 + 2 * 6, abs=0.01)  # + the milliseconds between the statements
     conn.execute("UPDATE ops.rate_limiter SET cut_at = now() - interval '1 hour'")
     c.take_permit(WHERE, Sleeps())
     assert conn.execute("SELECT last_rate FROM ops.rate_limiter").fetchone()[0] == 60
