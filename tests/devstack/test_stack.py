@@ -127,7 +127,8 @@ def test_a_broken_dag_file_stops_the_demo_before_airflow_starts(cli_env, cli_loc
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.skipif(not _sandbox_available(), reason="the API sandbox (cryptoflow.sandbox) cannot run yet")
-def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_env, cli_local_dir):
+def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_env, cli_local_dir,
+                                                                            fresh_cli_databases):
     """The project's own DAGs under a real scheduler: the hourly ingest runs in its pool, its Asset
     triggers dbt_marts, and the prices mart is filled from the sandbox."""
     env = cli_env
@@ -167,6 +168,28 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert shell.stdout.splitlines()[:2] == ["500", "coingecko"], shell.stdout + shell.stderr
         assert re.search(r"^coingecko\s+8\b", shell.stdout, re.M), shell.stdout + shell.stderr
         assert "API_KEY" not in exports.stdout
+
+        # The UI's Trigger button (here its CLI twin): a run with no logical date lands the hour that
+        # ends at its run time.
+        def sh(script: str) -> str:
+            done = subprocess.run(["bash", "-c", exports.stdout + "\n" + script], capture_output=True,
+                                  text=True, check=False, env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+            return done.stdout.strip() + done.stderr.strip() * (done.returncode != 0)
+
+        sh("airflow dags trigger coingecko_markets")
+        manual = ("psql -d cryptoflow_devstack_airflow -tAc \"SELECT run_id, state, logical_date IS NULL, "
+                  "extract(epoch FROM run_after) FROM dag_run WHERE dag_id = 'coingecko_markets' "
+                  "AND run_type = 'manual'\"")
+        deadline = time.monotonic() + 180
+        while (row := sh(manual)).split("|")[1:2] not in (["success"], ["failed"]):
+            assert time.monotonic() < deadline, row
+            time.sleep(2)
+        run_id, state, no_logical_date, run_after = row.split("|")
+        assert (state, no_logical_date) == ("success", "t"), row
+        landed = sh(f"psql -tAc \"SELECT DISTINCT extract(epoch FROM interval_start), extract(epoch FROM "
+                    f"interval_end) FROM raw.coingecko__coins_markets WHERE run_id = '{run_id}'\"")
+        start, end = (float(x) for x in landed.split("|"))
+        assert (start, end) == (float(run_after) - 3600, float(run_after)), (landed, row)
     finally:
         down = run_cli("down", env=env)
     assert down.returncode == 0, down.stderr
