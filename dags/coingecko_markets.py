@@ -2,11 +2,15 @@
 
 Each run lands every page of the listing, unchanged, in ``raw.coingecko__coins_markets`` for its data
 interval (a re-run replaces its own rows) and emits that table's Asset, which triggers ``dbt_marts``.
-``/coins/markets`` answers only for "now", so there is no past to catch up on: catchup is off, and the
-prices mart files each price under the hour of the data's own ``last_updated``.
+``/coins/markets`` answers only for "now", so there is no past to catch up on: catchup is off, a run for
+a past interval (cleared, backfilled) is skipped with the reason and lands and deletes nothing, and a run
+triggered by hand lands the hour that ends at its run time. The prices mart files each price under the
+hour of the data's own ``last_updated``.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Variable, dag, task
 
@@ -14,6 +18,8 @@ from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
 
 TOP_N_VARIABLE = "cryptoflow_coingecko_markets_top_n"
+CADENCE = timedelta(hours=1)
+HISTORY = "the history endpoints (/coins/{id}/market_chart/range), not from this snapshot"
 
 
 @dag(
@@ -28,13 +34,15 @@ TOP_N_VARIABLE = "cryptoflow_coingecko_markets_top_n"
 )
 def coingecko_markets():
     @task(pool="coingecko", outlets=[raw_asset("coingecko", "coins_markets")])
-    def land_coins_markets(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+    def land_coins_markets(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None
+                           ) -> dict:
         """Fetch the top N coins (all pages) and replace this interval's raw rows."""
-        from cryptoflow.ingest import land_request
+        from cryptoflow.ingest import land_snapshot
 
         top_n = int(Variable.get(TOP_N_VARIABLE, default=500))
-        return land_request("coingecko", "coins_markets", interval_start=data_interval_start,
-                            interval_end=data_interval_end, run_id=run_id, wanted=top_n)
+        return land_snapshot("coingecko", "coins_markets", interval_start=data_interval_start,
+                             interval_end=data_interval_end, run_after=dag_run.run_after, run_id=run_id,
+                             cadence=CADENCE, history=HISTORY, wanted=top_n)
 
     land_coins_markets()
 

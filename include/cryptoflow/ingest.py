@@ -9,7 +9,7 @@ value is a small summary for XCom: counts and keys, never bodies or credentials.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptoflow.apis import get_api
@@ -62,3 +62,28 @@ def land_request(
     finally:
         conn.close()
     return {**landed.as_dict(), "calls": hook.calls}
+
+
+def land_snapshot(
+    api_name: str,
+    endpoint_name: str,
+    *,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_after: datetime | None,
+    run_id: str,
+    cadence: timedelta,
+    history: str,
+    **request: Any,
+) -> dict[str, Any]:
+    """:func:`land_request` for an endpoint that answers only for now, under the interval
+    :func:`cryptoflow.snapshots.snapshot_interval` allows: a past interval is skipped with the reason,
+    a hand-triggered run (no data interval) lands the interval that ends at its run time."""
+    from cryptoflow.snapshots import snapshot_interval
+
+    api = get_api(api_name)
+    what = f"{api.title} {api.endpoint(endpoint_name).path}"
+    start, end = snapshot_interval(interval_start, interval_end, run_after=run_after, now=datetime.now(UTC),
+                                   cadence=cadence, what=what, history=history)
+    return land_request(api_name, endpoint_name, interval_start=start, interval_end=end, run_id=run_id,
+                        **request)

@@ -37,7 +37,8 @@ def test_every_dag_has_owner_tags_retries_and_docs(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.tags, dag_id
         assert dag.doc_md, dag_id
-        assert dag.catchup in (True, False), dag_id
+        if "snapshot" in dag.tags:  # answers only for now: nothing to catch up on (cryptoflow.snapshots)
+            assert dag.catchup is False, dag_id
         for task in dag.tasks:
             assert task.owner == OWNER, (dag_id, task.task_id)
             assert task.retries >= 1, (dag_id, task.task_id)

@@ -19,11 +19,14 @@ from tests.helpers import airflow_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-# The sandbox's clock is frozen inside the interval, so "now" answers are the same on every call.
-SANDBOX_NOW = datetime(2026, 11, 20, 10, 17, 23, tzinfo=UTC)
+# The last full hour: a snapshot DAG lands only its current interval (a past one is skipped). The
+# sandbox's clock is frozen inside it, so "now" answers are the same on every call.
+_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+INTERVAL = (_HOUR - timedelta(hours=1), _HOUR)
+SANDBOX_NOW = INTERVAL[0] + timedelta(minutes=17, seconds=23)
 # `dags test` files a manual run under the interval that ends at its logical date.
-LOGICAL_DATE = "2026-11-20T11:00:00+00:00"
-INTERVAL = (datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 20, 11, tzinfo=UTC))
+LOGICAL_DATE = INTERVAL[1].isoformat()
+PAST_INTERVAL = (INTERVAL[0] - timedelta(days=3), INTERVAL[1] - timedelta(days=3))
 TOP_N = 300
 MARKETS = get_api("coingecko").endpoint("coins_markets")
 
@@ -131,3 +134,37 @@ def calls_to(accounting: dict, endpoint_name: str) -> int:
     """Calls the sandbox counted for CoinGecko's endpoint ``endpoint_name`` (any key)."""
     keys = accounting["apis"].get("coingecko", {}).get("keys", {})
     return sum(key["endpoints"].get(endpoint_name, {}).get("calls", 0) for key in keys.values())
+
+
+def test_a_past_snapshot_run_is_skipped_and_lands_and_deletes_nothing(
+        sandbox, api_connections, airflow_db, warehouse, monkeypatch):
+    """A cleared or backfilled past run of a snapshot DAG would file today's listing under a past
+    interval and replace what that interval had: it must end skipped, with the reason, touching
+    nothing."""
+    from cryptoflow.ingest import land_request
+
+    sandbox.reset()
+    sandbox.set_clock(PAST_INTERVAL[0] + timedelta(minutes=5))
+    for name, value in api_connections.items():
+        monkeypatch.setenv(name, value)
+    land_request("coingecko", "coins_markets", interval_start=PAST_INTERVAL[0],
+                 interval_end=PAST_INTERVAL[1], run_id="landed-then", wanted=TOP_N)
+    landed = ("SELECT count(*), min(run_id), min(body_sha256) FROM raw.coingecko__coins_markets "
+              "WHERE interval_start = %s")
+    before = warehouse.execute(landed, (PAST_INTERVAL[0],)).fetchone()
+    sandbox.reset_accounting()
+    env = {**api_connections, "AIRFLOW_VAR_CRYPTOFLOW_COINGECKO_MARKETS_TOP_N": str(TOP_N)}
+    run = airflow_cli("dags", "test", "coingecko_markets", PAST_INTERVAL[1].isoformat(), env=env)
+    output = run.stdout + run.stderr
+    assert "is past. This endpoint answers only for now" in output, output[-3000:]
+    assert "History comes from the history endpoints" in output
+    with psycopg.connect(airflow_db) as meta:
+        state = meta.execute(
+            "SELECT ti.state FROM task_instance ti "
+            "JOIN dag_run r ON r.run_id = ti.run_id AND r.dag_id = ti.dag_id "
+            "WHERE ti.dag_id = 'coingecko_markets' AND r.data_interval_start = %s", (PAST_INTERVAL[0],)
+        ).fetchone()[0]
+    assert state == "skipped"
+    assert calls_to(sandbox.accounting(), MARKETS.name) == 0, "nothing was fetched"
+    after = warehouse.execute(landed, (PAST_INTERVAL[0],)).fetchone()
+    assert after == before and before[:2] == (2, "landed-then"), "nothing was deleted or replaced"
