@@ -11,14 +11,13 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.common import report
+from bench.common import api_connection, lift_limits, report
 
 INTERVALS = int(os.environ.get("BENCH_LANDING_INTERVALS", "24"))
 TOP_N = int(os.environ.get("BENCH_LANDING_TOP_N", "500"))
 
 
 def main() -> None:
-    import json
 
     from cryptoflow.devstack import environment
     from cryptoflow.devstack.postgres import drop_database, ensure_database, ensure_server, free_port
@@ -37,12 +36,9 @@ def main() -> None:
     with SandboxServer(port=profile.sandbox_port) as sandbox:
         sandbox.reset()
         sandbox.set_clock(datetime(2026, 6, 1, 12, 30, tzinfo=UTC), frozen=False)
-        # A plan whose limits are far above what one process can send: this measures our side.
-        sandbox.set_limits({"coingecko": {"demo": {"calls_per_minute": 1_000_000,
-                                                   "monthly_credits": 1_000_000_000}}})
-        os.environ["AIRFLOW_CONN_COINGECKO"] = json.dumps({
-            "conn_type": "http", "host": sandbox.base_url("coingecko", "demo"),
-            "password": sandbox.key("coingecko", "demo"), "extra": {"plan": "demo"}})
+        # Limits far above what one process can send, ours and the sandbox's: this measures our side.
+        lift_limits(sandbox, "coingecko", "demo")
+        os.environ.update(api_connection(sandbox, "coingecko", "demo"))
         start = datetime(2026, 6, 1, tzinfo=UTC)
         responses = rows = n_bytes = 0
         began = time.perf_counter()
