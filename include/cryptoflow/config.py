@@ -42,8 +42,8 @@ class Control:
     """How the shared limiter paces and adapts (the same for every API)."""
 
     safety_margin_s: float = 1.0
-    decrease_factor: float = 0.8
-    recover_per_minute: float = 0.05
+    decrease_factor: float = 0.9
+    recover_per_minute: float = 0.1
     min_rate_fraction: float = 0.1
     call_timeout_s: float = 30.0
 
@@ -154,16 +154,13 @@ def _parse(doc: dict, source: str) -> Config:
     top = _known(source, doc, ("apis", "control"))
     names = tuple(f.name for f in fields(Control))
     control_doc = _known(f"{source}: control", top.get("control"), names)
+    defaults = Control()
+    bounds = {"safety_margin_s": {"strict": False}, "decrease_factor": {"maximum": 1.0},
+              "min_rate_fraction": {"maximum": 1.0}}
     control = Control(**{
-        "safety_margin_s": _number(f"{source}: control.safety_margin_s",
-                                   control_doc.get("safety_margin_s", 1.0), strict=False),
-        "decrease_factor": _number(f"{source}: control.decrease_factor",
-                                   control_doc.get("decrease_factor", 0.8), maximum=1.0),
-        "recover_per_minute": _number(f"{source}: control.recover_per_minute",
-                                      control_doc.get("recover_per_minute", 0.05)),
-        "min_rate_fraction": _number(f"{source}: control.min_rate_fraction",
-                                     control_doc.get("min_rate_fraction", 0.1), maximum=1.0),
-        "call_timeout_s": _number(f"{source}: control.call_timeout_s", control_doc.get("call_timeout_s", 30)),
+        name: _number(f"{source}: control.{name}", control_doc.get(name, getattr(defaults, name)),
+                      **bounds.get(name, {}))
+        for name in names
     })
     apis_doc = _known(f"{source}: apis", top.get("apis"), API_NAMES)
     apis = {}
