@@ -1,10 +1,12 @@
-"""``cryptoflow.yaml``: the project's own settings (call limits, pools, credit budgets, breakers), in one
-file with environment overrides.
+"""``cryptoflow.yaml``: the project's own settings (the universe, each dataset's cadence and switch, and
+per API its switch, call limit, pool, credit budgets and breaker), in one file with environment
+overrides.
 
 Read without network or database, so DAG files may read it while they are parsed. The file is
 ``$CRYPTOFLOW_CONFIG`` or ``cryptoflow.yaml`` at the repository's root; any value is overridden by
 ``CRYPTOFLOW__<PATH>`` (levels joined by ``__``, the value read as YAML), e.g.
-``CRYPTOFLOW__APIS__CMC__CALLS_PER_MINUTE=30``. Anything wrong (an unknown key, a rate that is not a
+``CRYPTOFLOW__APIS__CMC__CALLS_PER_MINUTE=30`` (text that is not YAML, such as a cron, is taken as it
+is). Anything wrong (an unknown key, a rate that is not a
 positive number) is a :class:`ConfigError` naming the file or variable and the key.
 
 ``python -m cryptoflow.config`` prints the settings in force.
@@ -16,6 +18,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ CONFIG_ENV = "CRYPTOFLOW_CONFIG"
 ENV_PREFIX = "CRYPTOFLOW__"
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "cryptoflow.yaml"
 API_NAMES = ("coingecko", "cmc", "cmc_dex")
+# Every dataset (one ingest DAG each): its API and default cadence.
+DATASETS = {"coingecko_markets": ("coingecko", "0 * * * *")}
 
 
 class ConfigError(ValueError):
@@ -49,10 +54,38 @@ class Control:
 
 
 @dataclass(frozen=True)
+class Universe:
+    """The coins that top-N and per-coin datasets cover."""
+
+    top_n: int = 300
+    currency: str = "usd"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One ingest DAG's switch and cadence."""
+
+    name: str
+    api: str
+    enabled: bool
+    schedule: str  # cron, UTC
+
+    @property
+    def cadence(self) -> timedelta:
+        """The length of one interval of the schedule."""
+        from croniter import croniter
+
+        at = croniter(self.schedule, datetime(2026, 1, 1, tzinfo=UTC))
+        first = at.get_next(datetime)
+        return at.get_next(datetime) - first
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     """What the project allows itself against one API, per key."""
 
     api: str
+    enabled: bool
     calls_per_minute: float
     pool_slots: int
     daily_credits: int | None
@@ -65,6 +98,15 @@ class Config:
     source: str
     apis: Mapping[str, ApiConfig]
     control: Control
+    universe: Universe
+    datasets: Mapping[str, Dataset]
+
+    def dataset(self, name: str) -> Dataset:
+        """The dataset ``name``; ``enabled`` is off when its API is off too."""
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise ConfigError(f"{self.source}: no dataset {name!r}; known: {sorted(self.datasets)}") from None
 
     def api(self, name: str) -> ApiConfig:
         try:
@@ -114,8 +156,8 @@ def _override(doc: dict, name: str, value: str) -> None:
             raise ConfigError(f"{name}: {key!r} is not a mapping in the configuration")
     try:
         node[keys[-1]] = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name}: the value is not valid YAML: {exc}") from None
+    except yaml.YAMLError:
+        node[keys[-1]] = value  # not YAML (a cron such as */15 * * * *): the text itself
 
 
 def _known(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict:
@@ -151,7 +193,7 @@ def _whole(where: str, value: Any, *, optional: bool = False) -> int | None:
 
 
 def _parse(doc: dict, source: str) -> Config:
-    top = _known(source, doc, ("apis", "control"))
+    top = _known(source, doc, ("universe", "datasets", "apis", "control"))
     names = tuple(f.name for f in fields(Control))
     control_doc = _known(f"{source}: control", top.get("control"), names)
     defaults = Control()
@@ -166,13 +208,14 @@ def _parse(doc: dict, source: str) -> Config:
     apis = {}
     for name in API_NAMES:
         where = f"{source}: apis.{name}"
-        entry = _known(where, apis_doc.get(name), ("calls_per_minute", "pool_slots", "daily_credits",
-                                                   "monthly_credits", "breaker"))
+        entry = _known(where, apis_doc.get(name), ("enabled", "calls_per_minute", "pool_slots",
+                                                   "daily_credits", "monthly_credits", "breaker"))
         rate = _number(f"{where}.calls_per_minute", entry.get("calls_per_minute", _default_rate(name)))
         slots = entry.get("pool_slots")
         breaker_doc = _known(f"{where}.breaker", entry.get("breaker"), ("failures", "cooldown_s"))
         apis[name] = ApiConfig(
             api=name,
+            enabled=_flag(f"{where}.enabled", entry.get("enabled", True)),
             calls_per_minute=rate,
             pool_slots=(pool_slots_for(rate, control.call_timeout_s) if slots is None
                         else _whole(f"{where}.pool_slots", slots)),
@@ -183,7 +226,36 @@ def _parse(doc: dict, source: str) -> Config:
                 cooldown_s=_number(f"{where}.breaker.cooldown_s", breaker_doc.get("cooldown_s", 60)),
             ),
         )
-    return Config(source, apis, control)
+    universe_doc = _known(f"{source}: universe", top.get("universe"), ("top_n", "currency"))
+    currency = universe_doc.get("currency", Universe.currency)
+    if not isinstance(currency, str) or not currency.isalpha():
+        raise ConfigError(f"{source}: universe.currency must be a currency code such as usd, "
+                          f"got {currency!r}")
+    universe = Universe(_whole(f"{source}: universe.top_n", universe_doc.get("top_n", Universe.top_n)),
+                        currency.lower())
+    datasets_doc = _known(f"{source}: datasets", top.get("datasets"), tuple(DATASETS))
+    datasets = {}
+    for name, (api, schedule) in DATASETS.items():
+        where = f"{source}: datasets.{name}"
+        entry = _known(where, datasets_doc.get(name), ("enabled", "schedule"))
+        cron = entry.get("schedule", schedule)
+        if not isinstance(cron, str) or not _valid_cron(cron):
+            raise ConfigError(f"{where}.schedule must be a cron expression such as '0 * * * *', got {cron!r}")
+        datasets[name] = Dataset(name, api, _flag(f"{where}.enabled", entry.get("enabled", True))
+                                 and apis[api].enabled, cron)
+    return Config(source, apis, control, universe, datasets)
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _valid_cron(expression: str) -> bool:
+    from croniter import croniter
+
+    return len(expression.split()) == 5 and croniter.is_valid(expression)
 
 
 def _default_rate(api: str) -> int:
@@ -194,10 +266,14 @@ def _default_rate(api: str) -> int:
 
 def describe(config: Config) -> str:
     """The settings in force, as ``python -m cryptoflow.config`` prints them."""
-    lines = [f"configuration: {config.source}"]
+    lines = [f"configuration: {config.source}",
+             f"  universe   top {config.universe.top_n} coins, prices in {config.universe.currency}"]
+    for ds in config.datasets.values():
+        lines.append(f"  {ds.name:<18} {'on ' if ds.enabled else 'off'} every {ds.cadence} ({ds.schedule})")
     for api in config.apis.values():
         lines.append(
-            f"  {api.api:<10} {api.calls_per_minute:g} calls/min, pool {api.pool_slots} slots, "
+            f"  {api.api:<10} {'on' if api.enabled else 'off'}, {api.calls_per_minute:g} calls/min, "
+            f"pool {api.pool_slots} slots, "
             f"credits/day {api.daily_credits or 'plan'}, credits/month {api.monthly_credits or 'plan'}, "
             f"breaker after {api.breaker.failures} failures for {api.breaker.cooldown_s:g} s")
     c = config.control

@@ -107,3 +107,15 @@ def test_parsing_the_dags_does_no_network_or_database_io():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert set(result["dags"]) == {path.stem for path in DAGS_DIR.glob("*.py")}
+
+
+def test_a_dataset_switched_off_defines_no_dag(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__ENABLED", "false")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "coingecko_markets.py"), safe_mode=False)
+    assert bag.import_errors == {} and "coingecko_markets" not in bag.dags
+    monkeypatch.setenv("CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__ENABLED", "true")
+    monkeypatch.setenv("CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__SCHEDULE", "*/20 * * * *")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "coingecko_markets.py"), safe_mode=False)
+    assert bag.dags["coingecko_markets"].timetable.expression == "*/20 * * * *"

@@ -142,7 +142,7 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert "coingecko_markets succeeded" in out and "dbt_marts succeeded" in out
         assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
         assert "login        admin / " in out and "(see " not in out
-        assert re.search(r"^  fct_price_hourly +table +500$", out, re.M), out
+        assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == {"sandbox", "api-server", "scheduler", "dag-processor", "triggerer"}
 
@@ -150,7 +150,7 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert second.returncode == 0, second.stdout + second.stderr
         assert "started" not in second.stdout.replace("stack up", "")
         assert "unpaused" not in second.stdout and "migrating" not in second.stdout
-        assert "(connections 3 unchanged; pools 3 unchanged; variables 1 unchanged)" in second.stdout
+        assert "(connections 3 unchanged; pools 3 unchanged)" in second.stdout
         assert _ours_alive(cli_local_dir) == pids, "a second demo restarts nothing"
 
         status = run_cli("status", "--check", env=env)
@@ -165,7 +165,7 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
                   "\nairflow pools get coingecko -o plain")
         shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False,
                                env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
-        assert shell.stdout.splitlines()[:2] == ["500", "coingecko"], shell.stdout + shell.stderr
+        assert shell.stdout.splitlines()[:2] == ["300", "coingecko"], shell.stdout + shell.stderr
         assert re.search(r"^coingecko\s+8\b", shell.stdout, re.M), shell.stdout + shell.stderr
         assert "API_KEY" not in exports.stdout
 
@@ -250,7 +250,7 @@ def test_celery_demo_runs_the_dags_on_two_workers_and_down_stops_everything(
             assert f"{name}: started" in out
         assert out.index("scheduler: started") < out.index("celery-worker1: started")
         assert "coingecko_markets succeeded" in out and "dbt_marts succeeded" in out
-        assert re.search(r"^  fct_price_hourly +table +500$", out, re.M), out
+        assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == components
 

@@ -81,7 +81,7 @@ def run_slice(env: dict[str, str]) -> str:
 def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db, warehouse):
     sandbox.reset()
     sandbox.set_clock(SANDBOX_NOW)
-    env = {**api_connections, "AIRFLOW_VAR_CRYPTOFLOW_COINGECKO_MARKETS_TOP_N": str(TOP_N)}
+    env = {**api_connections, "CRYPTOFLOW__UNIVERSE__TOP_N": str(TOP_N)}
 
     output = run_slice(env)
 
@@ -153,7 +153,7 @@ def test_a_past_snapshot_run_is_skipped_and_lands_and_deletes_nothing(
               "WHERE interval_start = %s")
     before = warehouse.execute(landed, (PAST_INTERVAL[0],)).fetchone()
     sandbox.reset_accounting()
-    env = {**api_connections, "AIRFLOW_VAR_CRYPTOFLOW_COINGECKO_MARKETS_TOP_N": str(TOP_N)}
+    env = {**api_connections, "CRYPTOFLOW__UNIVERSE__TOP_N": str(TOP_N)}
     run = airflow_cli("dags", "test", "coingecko_markets", PAST_INTERVAL[1].isoformat(), env=env)
     output = run.stdout + run.stderr
     assert "is past. This endpoint answers only for now" in output, output[-3000:]

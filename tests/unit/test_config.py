@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,31 @@ def test_bad_settings_are_refused_saying_where(environ, message):
     with pytest.raises(ConfigError) as caught:
         load_config(environ=environ)
     assert message in str(caught.value)
+
+
+def test_datasets_universe_and_switches():
+    config = load_config(environ={})
+    markets = config.dataset("coingecko_markets")
+    assert (markets.enabled, markets.schedule, markets.cadence) == (True, "0 * * * *", timedelta(hours=1))
+    assert (config.universe.top_n, config.universe.currency) == (300, "usd")
+    config = load_config(environ={"CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__SCHEDULE": "*/15 * * * *",
+                                  "CRYPTOFLOW__UNIVERSE__TOP_N": "50",
+                                  "CRYPTOFLOW__UNIVERSE__CURRENCY": "EUR"})
+    assert config.dataset("coingecko_markets").cadence == timedelta(minutes=15)
+    assert (config.universe.top_n, config.universe.currency) == (50, "eur")
+    off = load_config(environ={"CRYPTOFLOW__APIS__COINGECKO__ENABLED": "false"})
+    assert off.dataset("coingecko_markets").enabled is False, "an API that is off turns its datasets off"
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__SCHEDULE": "hourly"},
+     "datasets.coingecko_markets.schedule must be a cron expression"),
+    ({"CRYPTOFLOW__DATASETS__COINGECKO_MARKETS__ENABLED": "maybe"},
+     "datasets.coingecko_markets.enabled must be true or false"),
+    ({"CRYPTOFLOW__DATASETS__COINGECKO_TICKERS__ENABLED": "true"},
+     "datasets: unknown key(s) coingecko_tickers"),
+    ({"CRYPTOFLOW__UNIVERSE__TOP_N": "0"}, "universe.top_n must be a whole number of 1 or more"),
+])
+def test_bad_dataset_settings_are_refused_saying_where(environ, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(environ=environ)
