@@ -59,3 +59,9 @@ def test_single_page_never_pages():
     pager = SinglePage()
     assert pager.next(pager.first({"a": 1}), [{}] * 10, None) is None
     assert pager.calls_for(10_000) == 1
+
+
+def test_a_top_n_is_split_into_equal_pages_so_nothing_beyond_it_is_fetched():
+    pager = PageNumber(max_size=250)
+    assert [(n, pager.size_for(n), pager.calls_for(n)) for n in (300, 500, 501, 10)] == [
+        (300, 150, 2), (500, 250, 2), (501, 167, 3), (10, 10, 1)]

@@ -64,7 +64,11 @@ class PageNumber:
     kind: str = "page"
 
     def size_for(self, wanted: int | None) -> int:
-        return _page_size(wanted, self.max_size)
+        """As large as allowed, and for a top N the same size on every page, so that the fewest pages
+        hold N and not a page more (page numbers cannot trim the last page): 300 is 2 pages of 150."""
+        if wanted is None:
+            return self.max_size
+        return math.ceil(wanted / _calls(wanted, self.max_size))
 
     def first(self, params: Mapping[str, Any], wanted: int | None = None) -> dict[str, Any]:
         out = dict(params)
