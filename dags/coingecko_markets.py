@@ -13,41 +13,14 @@ Settings (``cryptoflow.yaml``): ``datasets.coingecko_markets`` (on/off, cron), `
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from cryptoflow.dagfactory import TOP_N, snapshot_dag
 
-from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
-from cryptoflow.assets import raw_asset
-from cryptoflow.config import load_config
-
-DATASET = load_config().dataset("coingecko_markets")
-HISTORY = "the history endpoints (/coins/{id}/market_chart/range), not from this snapshot"
-
-
-@dag(
-    dag_id=DATASET.name,
-    schedule=CronDataIntervalTimetable(DATASET.schedule, timezone="UTC"),
-    start_date=SNAPSHOT_START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["coingecko", "ingest", "snapshot"],
-    doc_md=__doc__,
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+coingecko_markets = snapshot_dag(
+    "coingecko_markets",
+    endpoint="coins_markets",
+    doc=__doc__,
+    params=lambda universe: {"vs_currency": universe.currency},
+    wanted=TOP_N,
+    history="the history endpoints (/coins/{id}/market_chart/range), not from this snapshot",
 )
-def coingecko_markets():
-    @task(pool="coingecko", outlets=[raw_asset("coingecko", "coins_markets")])
-    def land_coins_markets(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None
-                           ) -> dict:
-        """Fetch the top N coins (all pages) and replace this interval's raw rows."""
-        from cryptoflow.ingest import land_snapshot
-
-        universe = load_config().universe
-        return land_snapshot("coingecko", "coins_markets", interval_start=data_interval_start,
-                             interval_end=data_interval_end, run_after=dag_run.run_after, run_id=run_id,
-                             cadence=DATASET.cadence, history=HISTORY, wanted=universe.top_n,
-                             params={"vs_currency": universe.currency})
-
-    land_coins_markets()
-
-
-if DATASET.enabled:
-    coingecko_markets()

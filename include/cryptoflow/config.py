@@ -26,8 +26,21 @@ CONFIG_ENV = "CRYPTOFLOW_CONFIG"
 ENV_PREFIX = "CRYPTOFLOW__"
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "cryptoflow.yaml"
 API_NAMES = ("coingecko", "cmc", "cmc_dex")
-# Every dataset (one ingest DAG each): its API and default cadence.
-DATASETS = {"coingecko_markets": ("coingecko", "0 * * * *")}
+# Every dataset (one ingest DAG each, dags/<name>.py): its API and default cadence.
+HOURLY, EVERY_2_HOURS, DAILY = "0 * * * *", "0 */2 * * *", "0 0 * * *"
+DATASETS = {
+    "coingecko_markets": ("coingecko", HOURLY),
+    "coingecko_global": ("coingecko", HOURLY),
+    "coingecko_trending": ("coingecko", HOURLY),
+    "coingecko_exchanges": ("coingecko", EVERY_2_HOURS),
+    "coingecko_coins_list": ("coingecko", DAILY),
+    "cmc_listings": ("cmc", HOURLY),
+    "cmc_map": ("cmc", DAILY),
+    "cmc_fear_and_greed": ("cmc", HOURLY),
+    "cmc_global_metrics": ("cmc", HOURLY),
+    "cmc_exchange_listings": ("cmc", EVERY_2_HOURS),
+    "cmc_dex_networks": ("cmc_dex", DAILY),
+}
 
 
 class ConfigError(ValueError):
@@ -269,7 +282,7 @@ def describe(config: Config) -> str:
     lines = [f"configuration: {config.source}",
              f"  universe   top {config.universe.top_n} coins, prices in {config.universe.currency}"]
     for ds in config.datasets.values():
-        lines.append(f"  {ds.name:<18} {'on ' if ds.enabled else 'off'} every {ds.cadence} ({ds.schedule})")
+        lines.append(f"  {ds.name:<22} {'on ' if ds.enabled else 'off'} every {ds.cadence} ({ds.schedule})")
     for api in config.apis.values():
         lines.append(
             f"  {api.api:<10} {'on' if api.enabled else 'off'}, {api.calls_per_minute:g} calls/min, "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cryptoflow.apis import get_api
 from cryptoflow.apis.base import Paginator
 from cryptoflow.landing import land, request_key
+from cryptoflow.plans import check_plan
 from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ def land_request(
     warehouse_conn_id: str = WAREHOUSE_CONN_ID,
     retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """Fetch one request (all its pages) for one interval and replace its raw rows; return a summary."""
+    """Fetch one request (all its pages) for one interval and replace its raw rows; return a summary.
+
+    A connection whose plan may not call the endpoint ends the task skipped before any call
+    (:class:`cryptoflow.plans.EndpointNotOnPlan`)."""
     from cryptoflow.client import ApiHook
 
     api = get_api(api_name)
@@ -49,6 +53,8 @@ def land_request(
     interval = f"[{interval_start.isoformat()}, {interval_end.isoformat()})"
     hook = ApiHook(api, conn_id, retry=retry)
     try:
+        _ = hook.session  # reads the connection (no call): its plan may not be allowed this endpoint
+        check_plan(api, endpoint_name, hook.plan.name)
         listing = hook.fetch(endpoint_name, params, path_values=path_values, wanted=wanted, interval=interval)
     finally:
         hook.close()

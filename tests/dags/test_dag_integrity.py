@@ -64,11 +64,45 @@ def test_scheduled_dags_have_non_zero_data_intervals(dagbag):
             assert isinstance(dag.timetable, CronDataIntervalTimetable), dag_id
 
 
-def test_dbt_dag_is_scheduled_on_every_raw_asset_the_ingest_dags_emit(dagbag):
+def dbt_source_tables() -> set[str]:
+    """``raw.<table>`` of every dbt source table (what dbt reads)."""
+    import yaml
+
+    tables = set()
+    for path in (DAGS_DIR.parent / "dbt_project" / "models").rglob("_*__sources.yml"):
+        for source in yaml.safe_load(path.read_text())["sources"]:
+            for table in source["tables"]:
+                tables.add(f"{source['schema']}.{table.get('identifier', table['name'])}")
+    return tables
+
+
+def test_dbt_dag_is_scheduled_on_every_raw_asset_dbt_reads(dagbag):
+    """dbt_marts runs when a raw table that dbt has a source for lands (a raw table no model reads yet
+    triggers nothing), and only on raw tables some ingest DAG emits."""
     emitted = {outlet.name for dag in dagbag.dags.values() for task in dag.tasks for outlet in task.outlets}
     dbt = dagbag.dags["dbt_marts"]
     scheduled_on = {asset.name for asset in dbt.timetable.asset_condition.objects}
-    assert emitted and emitted <= scheduled_on
+    assert scheduled_on and scheduled_on <= emitted
+    assert emitted & dbt_source_tables() == scheduled_on
+
+
+def test_every_dataset_has_exactly_one_dag_file(dagbag):
+    """Each dataset of ``config.DATASETS`` is ``dags/<name>.py``, whose one DAG has the dataset's name
+    and its API's tag; every ingest DAG is a dataset."""
+    from cryptoflow.config import DATASETS, load_config
+
+    config = load_config()
+    ingest = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "ingest" in dag.tags}
+    assert set(ingest) == set(DATASETS)
+    for name, (api, _) in DATASETS.items():
+        dag = ingest[name]
+        assert Path(dag.fileloc) == DAGS_DIR / f"{name}.py", name
+        assert api in dag.tags, name
+        assert dag.timetable.expression == config.dataset(name).schedule, name
+        if "snapshot" in dag.tags:  # cryptoflow.dagfactory: one landing task, one run at a time
+            assert dag.max_active_runs == 1, name
+            [task] = dag.tasks
+            assert task.task_id.startswith("land_") and len(task.outlets) == 1, name
 
 
 NOWHERE = {

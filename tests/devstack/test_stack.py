@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cryptoflow.config import DATASETS
 from tests.devstack.conftest import CLI_PROFILE, free_port, run_cli
 
 
@@ -138,8 +139,10 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         out = first.stdout
         for name in ("sandbox", "api-server", "scheduler", "dag-processor", "triggerer"):
             assert f"{name}: started" in out
-        assert "dags: unpaused dbt_marts, coingecko_markets" in out  # the consumer first
-        assert "coingecko_markets succeeded" in out and "dbt_marts succeeded" in out
+        # the consumer first, then every ingest DAG (one per dataset in cryptoflow.yaml)
+        assert f"dags: unpaused dbt_marts, {', '.join(sorted(DATASETS))}\n" in out, out
+        for dag_id in (*DATASETS, "dbt_marts"):
+            assert f"dags: {dag_id} succeeded" in out, dag_id
         assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
         assert "login        admin / " in out and "(see " not in out
         assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
@@ -278,8 +281,11 @@ def test_celery_demo_runs_the_dags_on_two_workers_and_down_stops_everything(
             if (results >= len(tis) and sum(done) >= len(tis)) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert {dag for dag, *_ in tis} == {"coingecko_markets", "dbt_marts"}
-        assert {(state, queue) for _, _, state, queue in tis} == {("success", f"cryptoflow_{CLI_PROFILE}")}
+        assert {dag for dag, *_ in tis} == {*DATASETS, "dbt_marts"}
+        assert {queue for *_, queue in tis} == {f"cryptoflow_{CLI_PROFILE}"}
+        # every task succeeded, but the plan-gated one, which skips on the sandbox's Basic CMC key
+        assert {(dag, state) for dag, _, state, _ in tis if state != "success"} == {
+            ("cmc_exchange_listings", "skipped")}
         assert results >= len(tis) and sum(done) >= len(tis), (results, done)
         for n in (1, 2):
             log = (cli_local_dir / CLI_PROFILE / "logs" / f"celery-worker{n}.log").read_text()

@@ -1,0 +1,23 @@
+"""CoinMarketCap ``/v3/fear-and-greed/latest``: today's fear-and-greed index (0-100), every hour by default.
+
+The market's sentiment as CMC publishes it; one call per run.
+
+Each run lands the answer, unchanged, in ``raw.cmc__fear_and_greed_latest`` for its data interval (a
+re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is
+off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand
+lands the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.cmc_fear_and_greed`` (on/off, cron).
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+cmc_fear_and_greed = snapshot_dag(
+    "cmc_fear_and_greed",
+    endpoint="fear_and_greed_latest",
+    doc=__doc__,
+    history="the history endpoint (/v3/fear-and-greed/historical), not from this snapshot",
+)

@@ -1,0 +1,29 @@
+"""CoinMarketCap ``/v1/cryptocurrency/listings/latest``: the top N coins by market cap, quoted in the
+universe's currency, every hour by default.
+
+CMC's side of the hourly price snapshot, to reconcile with CoinGecko's ``coins_markets``. ``limit`` is
+``universe.top_n`` and ``convert`` the universe's currency in upper case, so the top 300 cost one call (2
+credits).
+
+Each run lands the answer, unchanged, in ``raw.cmc__cryptocurrency_listings_latest`` for its data interval
+(a re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup
+is off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by
+hand lands the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.cmc_listings`` (on/off, cron), ``universe.top_n`` and
+``universe.currency``.
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import TOP_N, snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+cmc_listings = snapshot_dag(
+    "cmc_listings",
+    endpoint="cryptocurrency_listings_latest",
+    doc=__doc__,
+    params=lambda universe: {"convert": universe.currency.upper()},
+    wanted=TOP_N,
+    history="the history endpoint (/v2/cryptocurrency/quotes/historical), not from this snapshot",
+)

@@ -1,0 +1,24 @@
+"""CoinMarketCap ``/v1/cryptocurrency/map``: every active CMC id with symbol, slug and platform, daily by
+default.
+
+CMC's id map (the other half of the CoinGecko-to-CMC mapping); 0 credits, all pages at the largest page
+size (5,000).
+
+Each run lands the answer, unchanged, in ``raw.cmc__cryptocurrency_map`` for its data interval (a re-run
+replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
+run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
+the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.cmc_map`` (on/off, cron).
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+cmc_map = snapshot_dag(
+    "cmc_map",
+    endpoint="cryptocurrency_map",
+    doc=__doc__,
+)

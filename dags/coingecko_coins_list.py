@@ -1,0 +1,24 @@
+"""CoinGecko ``/coins/list?include_platform=true``: every coin id with symbol, name and contract addresses
+per platform, daily by default.
+
+The id map that ties CoinGecko coins to CMC's (symbol + name + contract); it changes a few times a day at
+most; one call per run (``include_platform=true`` is the endpoint's default parameter).
+
+Each run lands the answer, unchanged, in ``raw.coingecko__coins_list`` for its data interval (a re-run
+replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
+run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
+the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.coingecko_coins_list`` (on/off, cron).
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+coingecko_coins_list = snapshot_dag(
+    "coingecko_coins_list",
+    endpoint="coins_list",
+    doc=__doc__,
+)

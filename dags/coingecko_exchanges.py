@@ -1,0 +1,23 @@
+"""CoinGecko ``/exchanges``: every exchange ranked by trust score, every 2 hours by default.
+
+Exchange volumes and trust scores change slowly, so every 2 hours is enough. All pages are landed, at the
+largest page size (250), so the fewest calls are spent.
+
+Each run lands the answer, unchanged, in ``raw.coingecko__exchanges`` for its data interval (a re-run
+replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
+run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
+the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.coingecko_exchanges`` (on/off, cron).
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+coingecko_exchanges = snapshot_dag(
+    "coingecko_exchanges",
+    endpoint="exchanges",
+    doc=__doc__,
+)

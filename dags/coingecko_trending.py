@@ -1,0 +1,23 @@
+"""CoinGecko ``/search/trending``: the trending coins, NFTs and categories, every hour by default.
+
+What people search for on CoinGecko, hour by hour (the endpoint is cached upstream for 10 minutes); one
+call per run.
+
+Each run lands the answer, unchanged, in ``raw.coingecko__search_trending`` for its data interval (a
+re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is
+off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand
+lands the interval that ends at its run time.
+
+Settings (``cryptoflow.yaml``): ``datasets.coingecko_trending`` (on/off, cron).
+"""
+
+from __future__ import annotations
+
+from cryptoflow.dagfactory import snapshot_dag
+
+# An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
+coingecko_trending = snapshot_dag(
+    "coingecko_trending",
+    endpoint="search_trending",
+    doc=__doc__,
+)

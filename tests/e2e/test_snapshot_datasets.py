@@ -1,0 +1,194 @@
+"""Every snapshot dataset built by :mod:`cryptoflow.dagfactory`, end to end on real parts: the API sandbox
+→ ``airflow dags test <dataset>`` → its raw table in Postgres, checked byte for byte against what the
+sandbox serves for the same requests, at the fewest calls; and the plan-gated one (CMC exchange listings
+on a Basic key) skipped with the reason, before any call.
+
+(``coingecko_markets``, the first of them, has its own slice test with dbt: ``test_coingecko_markets_slice``.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from cryptoflow.apis import get_api
+from cryptoflow.config import load_config
+from tests.conftest import reset_controls
+from tests.helpers import airflow_cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# `dags test <logical date>` files a run under the interval of the DAG's cron that ends at the last tick
+# at or before that date; the current hour's date keeps that interval current (a snapshot DAG lands only
+# its current interval) for every cadence here. The sandbox's clock is frozen inside the interval, so
+# "now" answers are the same bytes on every call.
+LOGICAL_DATE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+TOP_N = 300
+PLANS = {"coingecko": "demo", "cmc": "basic", "cmc_dex": "basic"}  # the conftest's connections
+
+
+@dataclass(frozen=True)
+class Case:
+    dag_id: str
+    api: str
+    endpoint: str
+    params: dict[str, Any] = field(default_factory=dict)  # what the DAG sends over the endpoint's defaults
+    wanted: int | None = None
+
+    def __str__(self) -> str:
+        return self.dag_id
+
+
+CASES = [
+    Case("coingecko_global", "coingecko", "global"),
+    Case("coingecko_trending", "coingecko", "search_trending"),
+    Case("coingecko_exchanges", "coingecko", "exchanges"),
+    Case("coingecko_coins_list", "coingecko", "coins_list"),
+    Case("cmc_listings", "cmc", "cryptocurrency_listings_latest", {"convert": "USD"}, wanted=TOP_N),
+    Case("cmc_map", "cmc", "cryptocurrency_map"),
+    Case("cmc_fear_and_greed", "cmc", "fear_and_greed_latest"),
+    Case("cmc_global_metrics", "cmc", "global_metrics_quotes_latest"),
+    Case("cmc_dex_networks", "cmc_dex", "networks_list"),
+]
+
+
+def items_of(body: Any, items_path: tuple[str, ...]) -> Any:
+    for key in items_path:
+        body = body[key]
+    return body
+
+
+def sandbox_pages(sandbox, case: Case) -> tuple[list[str], int]:
+    """The bodies the sandbox serves for the dataset's request, page by page, fetched directly; and how
+    many records they hold."""
+    api = get_api(case.api)
+    endpoint = api.endpoint(case.endpoint)
+    plan = api.plan(PLANS[case.api])
+    paginator = endpoint.paginator
+    sent = paginator.first({**endpoint.params, **case.params}, case.wanted)
+    pages, records = [], 0
+    while sent is not None:
+        response = requests.get(sandbox.base_url(case.api, plan.name) + endpoint.path, params=sent,
+                                headers={plan.auth_header: sandbox.key(case.api, plan.name)}, timeout=30)
+        response.raise_for_status()
+        pages.append(response.text)
+        body = json.loads(response.text)
+        items = items_of(body, endpoint.body.items_path)
+        items = items if isinstance(items, list) else [items]
+        records += len(items)
+        sent = paginator.next(sent, items, body, case.wanted)
+    return pages, records
+
+
+def calls_to(accounting: dict, api: str, endpoint_name: str) -> int:
+    """Calls the sandbox counted for ``api``'s endpoint ``endpoint_name`` (any key)."""
+    keys = accounting["apis"].get(api, {}).get("keys", {})
+    return sum(key["endpoints"].get(endpoint_name, {}).get("calls", 0) for key in keys.values())
+
+
+def interval_of(dag_id: str) -> tuple[datetime, datetime]:
+    """The data interval ``dags test`` gives ``dag_id`` at ``LOGICAL_DATE``."""
+    from croniter import croniter
+
+    dataset = load_config().dataset(dag_id)
+    end = croniter(dataset.schedule, LOGICAL_DATE + timedelta(seconds=1)).get_prev(datetime)
+    return end - dataset.cadence, end
+
+
+def task_state(airflow_db: str, dag_id: str) -> str | None:
+    with psycopg.connect(airflow_db) as meta:
+        row = meta.execute(
+            "SELECT ti.state FROM task_instance ti "
+            "JOIN dag_run r ON r.run_id = ti.run_id AND r.dag_id = ti.dag_id "
+            "WHERE ti.dag_id = %s AND r.data_interval_start = %s", (dag_id, interval_of(dag_id)[0])
+        ).fetchone()
+    return row and row[0]
+
+
+@dataclass
+class Run:
+    output: str  # everything `airflow dags test` printed
+    calls: int  # calls the sandbox counted for the endpoint during the run
+    pages: list[str]  # what the sandbox serves for the same requests, fetched afterwards
+    records: int
+
+
+GATED = Case("cmc_exchange_listings", "cmc", "exchange_listings_latest")
+
+
+@pytest.fixture(scope="module")
+def runs(sandbox, airflow_db) -> dict[str, Run]:
+    """``airflow dags test`` of every dataset, once. The datasets whose runs share a data interval run
+    together (concurrently: each ``dags test`` is a process of several seconds), with the control layer
+    and the sandbox at rest and its clock frozen inside that interval; then the sandbox's accounting is
+    read and its bodies for the same requests fetched."""
+    env = {"CRYPTOFLOW__UNIVERSE__TOP_N": str(TOP_N)}
+    for api, plan in PLANS.items():
+        env[f"AIRFLOW_CONN_{api.upper()}"] = json.dumps({
+            "conn_type": "http", "host": sandbox.base_url(api, plan), "password": sandbox.key(api, plan),
+            "extra": {"plan": plan}})
+    by_interval = defaultdict(list)
+    for case in [*CASES, GATED]:
+        by_interval[interval_of(case.dag_id)].append(case)
+    out = {}
+    for (start, _), cases in by_interval.items():
+        reset_controls(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"])
+        sandbox.reset()
+        sandbox.set_clock(start + timedelta(minutes=17, seconds=23))
+        def dags_test(case: Case):
+            return airflow_cli("dags", "test", case.dag_id, LOGICAL_DATE.isoformat(), env=env, check=False)
+
+        # The first `dags test` of a session registers the folder's DAGs and Assets in the metadata
+        # database; two doing so at once collide on its unique keys. So one goes first, alone.
+        procs = [dags_test(cases[0])]
+        with ThreadPoolExecutor(max(1, len(cases) - 1)) as pool:
+            procs += list(pool.map(dags_test, cases[1:]))
+        accounting = sandbox.accounting()
+        for case, proc in zip(cases, procs, strict=True):
+            calls = calls_to(accounting, case.api, case.endpoint)
+            pages, records = sandbox_pages(sandbox, case) if case is not GATED else ([], 0)
+            out[case.dag_id] = Run(proc.stdout + proc.stderr, calls, pages, records)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_snapshot_dataset_lands_the_sandboxs_bodies_at_the_fewest_calls(case, runs, airflow_db,
+                                                                          warehouse):
+    api = get_api(case.api)
+    endpoint = api.endpoint(case.endpoint)
+    run = runs[case.dag_id]
+
+    assert task_state(airflow_db, case.dag_id) == "success", run.output[-3000:]
+    # The fewest calls: as many as the paginator needs for the records there are (or are wanted).
+    assert run.calls == len(run.pages) == endpoint.paginator.calls_for(case.wanted or run.records)
+
+    raw = warehouse.execute(
+        f"SELECT page, body, interval_start, interval_end, http_status, source, endpoint, run_id "
+        f"FROM {api.raw_table(case.endpoint)} ORDER BY page").fetchall()
+    assert [r[0] for r in raw] == list(range(1, len(run.pages) + 1)), "one row per page"
+    assert [r[1] for r in raw] == run.pages, "unchanged, byte for byte"
+    assert {(r[2], r[3]) for r in raw} == {interval_of(case.dag_id)}
+    assert {(r[4], r[5], r[6]) for r in raw} == {(200, case.api, endpoint.path)}
+    assert len({r[7] for r in raw}) == 1
+
+
+def test_a_plan_gated_dataset_is_skipped_with_the_reason_and_calls_nothing(runs, airflow_db, warehouse):
+    """CMC ``exchange/listings/latest`` is Growth and up; the connection is Basic: the run ends skipped,
+    saying why, and the API is never called (it would answer 1006)."""
+    run = runs[GATED.dag_id]
+
+    assert task_state(airflow_db, GATED.dag_id) == "skipped", run.output[-3000:]
+    assert ("CoinMarketCap /v1/exchange/listings/latest (endpoint exchange_listings_latest): skipped, the "
+            "connection cmc is on plan basic, which may not call this endpoint; plans that may: growth, "
+            "professional, enterprise") in run.output, run.output[-3000:]
+    assert run.calls == 0
+    assert warehouse.execute("SELECT to_regclass('raw.cmc__exchange_listings_latest')").fetchone()[0] is None
