@@ -146,6 +146,10 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
         assert "login        admin / " in out and "(see " not in out
         assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
+        # every raw table with its rows (one per page landed): 300 coins in 2 pages, 1 for the rest
+        assert re.search(r"^raw tables in cryptoflow_devstack_warehouse\n  raw table ", out, re.M), out
+        assert re.search(r"^  coingecko__coins_markets +table +2$", out, re.M), out
+        assert re.search(r"^  cmc__cryptocurrency_listings_latest +table +1$", out, re.M), out
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == {"sandbox", "api-server", "scheduler", "dag-processor", "triggerer"}
 
@@ -158,7 +162,8 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
 
         status = run_cli("status", "--check", env=env)
         assert status.returncode == 0 and status.stdout.count("running") >= 6, status.stdout
-        assert re.search(r"^coingecko +limiter [0-9.]+/15 per min, 2 permits, 0 x 429 \| breaker closed",
+        # one permit per call of the demo's cycle: coins_markets 2 pages, global, trending, exchanges, list
+        assert re.search(r"^coingecko +limiter [0-9.]+/15 per min, 6 permits, 0 x 429 \| breaker closed",
                          status.stdout, re.M), status.stdout
 
         exports = run_cli("env", env=env)

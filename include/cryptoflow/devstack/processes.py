@@ -88,7 +88,10 @@ def _verified(record: dict) -> psutil.Process | None:
             return None  # the pid was reused by another process
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
-        if signature and signature not in " ".join(proc.cmdline()):
+        # A process that retitles itself (redis-server, Airflow) shows an empty command line for a moment
+        # while it does: pid and start time already prove it is ours, so only a different one refutes it.
+        cmdline = " ".join(proc.cmdline())
+        if signature and cmdline and signature not in cmdline:
             return None
         return proc
     except (psutil.Error, KeyError, ValueError, TypeError):

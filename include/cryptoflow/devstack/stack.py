@@ -679,8 +679,8 @@ def ui_login(env: dict[str, str]) -> tuple[str, str | None]:
     return user, passwords.get(user)
 
 
-def marts(warehouse_dsn: str) -> list[tuple[str, str, int]]:
-    """(name, table|view, row count) of every relation in the warehouse's ``marts`` schema."""
+def relations(warehouse_dsn: str, schema: str) -> list[tuple[str, str, int]]:
+    """(name, table|view|matview, row count) of every relation in the warehouse's ``schema``."""
     import psycopg2
     from psycopg2 import sql
 
@@ -689,14 +689,13 @@ def marts(warehouse_dsn: str) -> list[tuple[str, str, int]]:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT table_name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END "
-                "FROM information_schema.tables WHERE table_schema = 'marts' "
-                "UNION ALL SELECT matviewname, 'matview' FROM pg_matviews WHERE schemaname = 'marts' "
-                "ORDER BY 1"
+                "FROM information_schema.tables WHERE table_schema = %s "
+                "UNION ALL SELECT matviewname, 'matview' FROM pg_matviews WHERE schemaname = %s "
+                "ORDER BY 1", (schema, schema)
             )
-            relations = cur.fetchall()
             out = []
-            for name, kind in relations:
-                cur.execute(sql.SQL("SELECT count(*) FROM marts.{}").format(sql.Identifier(name)))
+            for name, kind in cur.fetchall():
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name)))
                 out.append((name, kind, int(cur.fetchone()[0])))
             return out
     finally:
@@ -704,7 +703,7 @@ def marts(warehouse_dsn: str) -> list[tuple[str, str, int]]:
 
 
 def report(profile: Profile, env: dict[str, str], log: Log = print) -> None:
-    """The UI's address and login, and the marts with their row counts."""
+    """The UI's address and login, and the raw tables and marts with their row counts."""
     user, password = ui_login(env)
     log("")
     log(f"Airflow UI   {profile.airflow_url}")
@@ -713,13 +712,14 @@ def report(profile: Profile, env: dict[str, str], log: Log = print) -> None:
     log(f"sandbox      {profile.sandbox_url}")
     log("shell        eval \"$(make -s env)\"   # then airflow ..., dbt ..., psql")
     log("")
-    rows = marts(env["CRYPTOFLOW_WAREHOUSE_DSN"])
-    title = f"marts in {profile.warehouse_db}"
-    if not rows:
-        log(f"{title}: no tables or views yet")
-        return
-    width = max(len("mart"), *(len(n) for n, _, _ in rows))
-    log(title)
-    log(f"  {'mart':<{width}}  {'kind':<7}  {'rows':>10}")
-    for name, kind, count in rows:
-        log(f"  {name:<{width}}  {kind:<7}  {count:>10,}")
+    for schema, label in (("raw", "raw table"), ("marts", "mart")):
+        rows = relations(env["CRYPTOFLOW_WAREHOUSE_DSN"], schema)
+        title = f"{label}s in {profile.warehouse_db}"
+        if not rows:
+            log(f"{title}: no tables or views yet")
+            continue
+        width = max(len(label), *(len(n) for n, _, _ in rows))
+        log(title)
+        log(f"  {label:<{width}}  {'kind':<7}  {'rows':>10}")
+        for name, kind, count in rows:
+            log(f"  {name:<{width}}  {kind:<7}  {count:>10,}")
