@@ -3,11 +3,6 @@ tokens, daily by default.
 
 The networks the DEX pairs are listed under; they change rarely; all pages at the largest page size.
 
-Each run lands the answer, unchanged, in ``raw.cmc_dex__networks_list`` for its data interval (a re-run
-replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
-run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
-the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.cmc_dex_networks`` (on/off, cron).
 """
 

@@ -2,11 +2,6 @@
 
 The market's sentiment as CMC publishes it; one call per run.
 
-Each run lands the answer, unchanged, in ``raw.cmc__fear_and_greed_latest`` for its data interval (a
-re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is
-off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand
-lands the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.cmc_fear_and_greed`` (on/off, cron).
 """
 

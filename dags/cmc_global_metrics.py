@@ -3,11 +3,6 @@ every hour by default.
 
 CMC's side of the whole-market totals, to reconcile with CoinGecko's ``/global``; one call per run.
 
-Each run lands the answer, unchanged, in ``raw.cmc__global_metrics_quotes_latest`` for its data interval
-(a re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup
-is off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by
-hand lands the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.cmc_global_metrics`` (on/off, cron).
 """
 

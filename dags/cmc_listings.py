@@ -5,11 +5,6 @@ CMC's side of the hourly price snapshot, to reconcile with CoinGecko's ``coins_m
 ``universe.top_n`` and ``convert`` the universe's currency in upper case, so the top 300 cost one call (2
 credits).
 
-Each run lands the answer, unchanged, in ``raw.cmc__cryptocurrency_listings_latest`` for its data interval
-(a re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup
-is off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by
-hand lands the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.cmc_listings`` (on/off, cron), ``universe.top_n`` and
 ``universe.currency``.
 """

@@ -4,11 +4,6 @@ default.
 CMC's id map (the other half of the CoinGecko-to-CMC mapping); 0 credits, all pages at the largest page
 size (5,000).
 
-Each run lands the answer, unchanged, in ``raw.cmc__cryptocurrency_map`` for its data interval (a re-run
-replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
-run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
-the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.cmc_map`` (on/off, cron).
 """
 

@@ -4,11 +4,6 @@ per platform, daily by default.
 The id map that ties CoinGecko coins to CMC's (symbol + name + contract); it changes a few times a day at
 most; one call per run (``include_platform=true`` is the endpoint's default parameter).
 
-Each run lands the answer, unchanged, in ``raw.coingecko__coins_list`` for its data interval (a re-run
-replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
-run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
-the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.coingecko_coins_list`` (on/off, cron).
 """
 

@@ -3,11 +3,6 @@
 Exchange volumes and trust scores change slowly, so every 2 hours is enough. All pages are landed, at the
 largest page size (250), so the fewest calls are spent.
 
-Each run lands the answer, unchanged, in ``raw.coingecko__exchanges`` for its data interval (a re-run
-replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a
-run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand lands
-the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.coingecko_exchanges`` (on/off, cron).
 """
 

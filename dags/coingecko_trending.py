@@ -3,11 +3,6 @@
 What people search for on CoinGecko, hour by hour (the endpoint is cached upstream for 10 minutes); one
 call per run.
 
-Each run lands the answer, unchanged, in ``raw.coingecko__search_trending`` for its data interval (a
-re-run replaces its own rows) and emits that table's Asset. The endpoint answers only for now: catchup is
-off, a run for a past interval is skipped with the reason and touches nothing, and a run triggered by hand
-lands the interval that ends at its run time.
-
 Settings (``cryptoflow.yaml``): ``datasets.coingecko_trending`` (on/off, cron).
 """
 

@@ -30,6 +30,14 @@ TOP_N = "top_n"
 NO_HISTORY = ("nowhere: the API keeps no past of this listing, so a past interval keeps what it landed "
               "then")
 
+# What every snapshot DAG does, appended to each DAG's own docs (shown in the UI).
+SNAPSHOT_DOC = """
+Each run lands the answer, unchanged, in ``{table}`` for its data interval (a re-run replaces its own
+rows) and emits that table's Asset. The endpoint answers only for now: catchup is off, a run for a past
+interval is skipped with the reason and touches nothing, and a run triggered by hand lands the interval
+that ends at its run time.
+"""
+
 Params = Mapping[str, Any] | Callable[[Universe], Mapping[str, Any]]
 
 
@@ -64,7 +72,7 @@ def snapshot_dag(
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=[api, "ingest", "snapshot"],
-        doc_md=doc,
+        doc_md=doc + SNAPSHOT_DOC.format(table=raw_asset(api, endpoint).name),
     )
     def snapshot():
         @task(task_id=f"land_{endpoint}", pool=api, outlets=[raw_asset(api, endpoint)])
