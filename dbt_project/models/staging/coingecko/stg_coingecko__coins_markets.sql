@@ -20,6 +20,7 @@ records as (
         source.interval_end,
         source.fetched_at,
         source.landed_at,
+        source.landed_xid,
         record.value as record
     from source
     cross join lateral jsonb_array_elements(source.body_json) with ordinality as record (value, ordinality)
@@ -55,7 +56,8 @@ renamed as (
         interval_start,
         interval_end,
         fetched_at,
-        landed_at
+        landed_at,
+        landed_xid
 
     from records
 

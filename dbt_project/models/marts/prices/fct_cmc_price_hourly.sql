@@ -1,0 +1,199 @@
+-- One row per CMC coin per hour, from the /v1/cryptocurrency/listings/latest observations (USD quote)
+-- whose own timestamp (`last_updated`) falls in that UTC hour: open (the first observation), high, low
+-- and close (the latest, whose market cap, volume and rank the row keeps). The same observations, typed
+-- the same way (macros json_*), as stg_cmc__listings.
+--
+-- Why the raw table and not stg_cmc__listings: that view keeps each observation once with DISTINCT ON
+-- (cmc_id, last_updated_at), and Postgres cannot push a filter on any other column (landed_xid,
+-- fetched_at) below a DISTINCT ON, so every run would unnest every page ever landed. Read here, the
+-- watermark and fetched_at filters use the raw table's indexes and a run costs what new data costs. An
+-- observation landed more than once is harmless: the hour's close is the latest observation and, among
+-- copies of one, the latest fetch (the copy the view keeps); copies change no maximum or minimum.
+--
+-- Incremental as fct_price_hourly: only the hours touched by raw rows committed since the last run's
+-- snapshot (commit_watermark) are recomputed - the hours they observe, and those an earlier landing of
+-- the same intervals contributed to (`landed_intervals`: a re-run replaced it) - from raw rows fetched
+-- from the earliest such hour on; a recomputed hour is rewritten whole (a row the recompute no longer
+-- produces is written as a tombstone, no price, which the post-hook deletes).
+{{
+    config(
+        materialized='incremental',
+        unique_key=['cmc_id', 'price_hour'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['cmc_id', 'price_hour'], 'unique': true},
+            {'columns': ['built_xmin']},
+            {'columns': ['built_xid']},
+            {'columns': ['price_hour']},
+            {'columns': ['landed_intervals'], 'type': 'gin'},
+        ],
+        post_hook=[
+            "delete from {{ this }}
+            where built_xid = (select pg_current_xact_id()) and price_usd is null",
+        ],
+    )
+}}
+
+with
+
+{% if is_incremental() %}
+new_rows as (
+
+    -- raw rows committed since the last run's snapshot (the landed_xid index), one per observation
+    select
+        landed.interval_start,
+        date_trunc('hour', {{ json_timestamp('elements.record', 'last_updated') }}, 'UTC') as price_hour,
+        elements.record -> 'quote' -> 'USD' ->> 'price' is not null as has_price
+    from (select * from {{ source_or_empty('cmc', 'cryptocurrency_listings_latest') }}) as landed
+    cross join lateral jsonb_array_elements(landed.body_json -> 'data') as elements (record)
+    where {{ landed_since_watermark('landed.landed_xid') }}
+
+),
+
+new_hours as (
+
+    -- the hours the new rows observe
+    select new_rows.price_hour
+    from new_rows
+    where new_rows.has_price
+
+    union
+
+    -- the hours an earlier landing of the same intervals contributed to (the new rows replaced it)
+    select built.price_hour
+    from {{ this }} as built
+    where built.landed_intervals && array(select distinct new_rows.interval_start from new_rows)
+
+),
+{% endif %}
+
+landed_records as (
+
+    select
+        landed.landing_id,
+        landed.fetched_at,
+        landed.landed_at,
+        landed.interval_start,
+        elements.record,
+        elements.record -> 'quote' -> 'USD' as quote_usd
+    from (select * from {{ source_or_empty('cmc', 'cryptocurrency_listings_latest') }}) as landed
+    cross join lateral jsonb_array_elements(landed.body_json -> 'data') as elements (record)
+    {% if is_incremental() %}
+        -- an observation of hour H is fetched at or after H
+        where landed.fetched_at >= (select min(new_hours.price_hour) from new_hours)
+    {% endif %}
+
+),
+
+observations as (
+
+    select
+        ({{ json_text('record', 'id') }})::bigint as cmc_id,
+        {{ json_text('record', 'symbol') }} as symbol,
+        ({{ json_text('record', 'cmc_rank') }})::bigint as cmc_rank,
+        {{ json_numeric('quote_usd', 'price') }} as price,
+        {{ json_numeric('quote_usd', 'market_cap') }} as market_cap,
+        {{ json_numeric('quote_usd', 'volume_24h') }} as volume_24h,
+        {{ json_timestamp('record', 'last_updated') }} as last_updated_at,
+        date_trunc('hour', {{ json_timestamp('record', 'last_updated') }}, 'UTC') as price_hour,
+        fetched_at,
+        landing_id,
+        landed_at,
+        interval_start
+    from landed_records
+    where
+        {{ json_numeric('quote_usd', 'price') }} is not null
+        {% if is_incremental() %}
+            and date_trunc('hour', {{ json_timestamp('record', 'last_updated') }}, 'UTC')
+            = any(array(select new_hours.price_hour from new_hours))
+        {% endif %}
+
+),
+
+hours as (
+
+    select
+        cmc_id,
+        price_hour,
+        (array_agg(price order by last_updated_at asc, fetched_at desc, landing_id desc))[1] as open_price,
+        max(price) as high_price,
+        min(price) as low_price,
+        array_agg(distinct interval_start order by interval_start) as landed_intervals
+    from observations
+    group by cmc_id, price_hour
+
+),
+
+latest as (
+
+    select distinct on (cmc_id, price_hour) *
+    from observations
+    order by cmc_id asc, price_hour asc, last_updated_at desc, fetched_at desc, landing_id desc
+
+),
+
+rebuilt as (
+
+    select
+        -- ids
+        latest.cmc_id,
+        'cmc'::text as source,
+        latest.symbol,
+
+        -- numbers
+        hours.open_price as open_usd,
+        hours.high_price as high_usd,
+        hours.low_price as low_usd,
+        latest.price as price_usd,
+        latest.market_cap as market_cap_usd,
+        latest.volume_24h as volume_24h_usd,
+        latest.cmc_rank,
+
+        -- timestamps
+        latest.price_hour,
+        latest.last_updated_at as observed_at,
+        latest.landed_at,
+        hours.landed_intervals,
+        {{ commit_watermark() }} as built_xmin,
+        pg_current_xact_id() as built_xid
+
+    from latest
+    inner join hours
+        on
+            latest.cmc_id = hours.cmc_id
+            and latest.price_hour = hours.price_hour
+
+)
+
+select * from rebuilt
+
+{% if is_incremental() %}
+    union all
+
+    -- tombstones: rows of the recomputed hours that the recompute no longer produces
+    select
+        built.cmc_id,
+        built.source,
+        null as symbol,
+        null as open_usd,
+        null as high_usd,
+        null as low_usd,
+        null as price_usd,
+        null as market_cap_usd,
+        null as volume_24h_usd,
+        null as cmc_rank,
+        built.price_hour,
+        null as observed_at,
+        null as landed_at,
+        null as landed_intervals,
+        {{ commit_watermark() }} as built_xmin,
+        pg_current_xact_id() as built_xid
+    from {{ this }} as built
+    where
+        built.price_hour = any(array(select new_hours.price_hour from new_hours))
+        and not exists (
+            select from rebuilt
+            where rebuilt.cmc_id = built.cmc_id and rebuilt.price_hour = built.price_hour
+        )
+{% endif %}

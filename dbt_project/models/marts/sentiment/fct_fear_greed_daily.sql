@@ -1,0 +1,156 @@
+-- One row per UTC day of CMC's fear-and-greed index: the day's latest reading (by its own
+-- `update_time`), its classification, how many distinct readings the day had and their range.
+--
+-- Incremental (the commit-ordered watermark of macro commit_watermark): a run recomputes only the days
+-- touched since the snapshot the last build read, reading staging only from the earliest such day on:
+-- - the days of readings committed since then;
+-- - the days whose readings came from an interval that has just been landed again: a re-landing
+--   replaces its interval's raw rows, so a reading counted before may be gone (each row keeps the span
+--   of the landing intervals it was computed from to find them).
+-- A touched day left without any reading comes out as a row holding only its date, so that
+-- delete+insert empties the day; the post-hook deletes those rows in the same transaction. The table
+-- equals a full rebuild. (stg_cmc__fear_and_greed deduplicates with DISTINCT ON its reading time, through
+-- which Postgres pushes neither the landed_xid filter nor a fetched_at one: the staging view is computed
+-- whole each run. Its raw table holds one small body an hour.)
+{{
+    config(
+        materialized='incremental',
+        unique_key=['fear_greed_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['fear_greed_date'], 'unique': true},
+            {'columns': ['built_xmin']},
+            {'columns': ['landed_interval_end']},
+        ],
+        post_hook=[
+            "delete from {{ this }} as emptied
+            where emptied.landing_id is null
+                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
+        ],
+    )
+}}
+
+with
+
+{% if is_incremental() %}
+landed as (
+
+    -- readings committed since the last build's snapshot
+    select
+        staged.updated_at,
+        staged.interval_start,
+        staged.interval_end
+    from {{ ref('stg_cmc__fear_and_greed') }} as staged
+    where {{ landed_since_watermark('staged.landed_xid') }}
+
+),
+
+relanded as (
+
+    select distinct
+        landed.interval_start,
+        landed.interval_end
+    from landed
+
+),
+
+touched as (
+
+    select (landed.updated_at at time zone 'UTC')::date as fear_greed_date
+    from landed
+
+    union
+
+    -- days computed from an interval that has just been landed again
+    select built.fear_greed_date
+    from {{ this }} as built
+    inner join relanded
+        on
+            built.landed_interval_start <= relanded.interval_start
+            and built.landed_interval_end >= relanded.interval_end
+
+),
+{% endif %}
+
+readings as (
+
+    select
+        readings.fear_and_greed_value,
+        readings.value_classification,
+        readings.updated_at,
+        readings.fetched_at,
+        readings.landing_id,
+        readings.landed_at,
+        readings.interval_start,
+        readings.interval_end,
+        (readings.updated_at at time zone 'UTC')::date as fear_greed_date
+    from {{ ref('stg_cmc__fear_and_greed') }} as readings
+    {% if is_incremental() %}
+        where
+            readings.updated_at
+            >= (select min(touched.fear_greed_date) from touched)::timestamp at time zone 'UTC'
+    {% endif %}
+
+),
+
+ranked as (
+
+    select
+        readings.*,
+        row_number() over (
+            partition by readings.fear_greed_date
+            order by readings.updated_at desc, readings.fetched_at desc, readings.landing_id desc
+        ) as recency,
+        count(*) over whole_day as observations,
+        min(readings.fear_and_greed_value) over whole_day as min_value,
+        max(readings.fear_and_greed_value) over whole_day as max_value,
+        min(readings.interval_start) over whole_day as first_interval_start,
+        max(readings.interval_end) over whole_day as last_interval_end
+    from readings
+    window whole_day as (partition by readings.fear_greed_date)
+
+),
+
+daily as (
+
+    select * from ranked
+    where recency = 1
+
+),
+
+keys as (
+
+    -- the rows to write: on an incremental run the touched keys, a key left without any source row
+    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
+    -- on a full build every key
+    {% if is_incremental() %}
+        select touched.fear_greed_date from touched
+    {% else %}
+        select daily.fear_greed_date from daily
+    {% endif %}
+
+)
+
+select
+    -- ids
+    keys.fear_greed_date,
+    daily.landing_id,
+
+    -- numbers
+    daily.fear_and_greed_value as fear_greed_value,
+    daily.value_classification,
+    daily.observations,
+    daily.min_value as min_fear_greed_value,
+    daily.max_value as max_fear_greed_value,
+
+    -- timestamps
+    daily.updated_at as observed_at,
+    daily.landed_at,
+    daily.first_interval_start as landed_interval_start,
+    daily.last_interval_end as landed_interval_end,
+    {{ commit_watermark() }} as built_xmin
+
+from keys
+left join daily
+    on keys.fear_greed_date = daily.fear_greed_date

@@ -1,0 +1,97 @@
+-- Observations: one row per pair per hourly candle (its `time_open`), from every landed
+-- /v4/dex/pairs/ohlcv/historical body, with the USD figures (the candle's `quote[]` element whose
+-- convert_id is 2781). Consecutive runs overlap by one candle on purpose (no gap between them), and a
+-- re-run lands the same candles again: each (network, contract address, time_open) is kept once, from the
+-- latest fetch. Addresses: hexadecimal (EVM) ones lower-cased, others (base58) as sent.
+with
+
+source as (
+
+    select * from {{ source_or_empty('cmc_dex', 'pairs_ohlcv_historical') }}
+
+),
+
+pairs as (
+
+    select
+        source.landing_id,
+        source.run_id,
+        source.request_params ->> 'network_slug' as requested_network_slug,
+        source.interval_start,
+        source.interval_end,
+        source.fetched_at,
+        source.landed_at,
+        source.landed_xid,
+        pair.value as pair
+    from source
+    cross join lateral jsonb_array_elements(source.body_json -> 'data') as pair (value)
+
+),
+
+candles as (
+
+    select
+        pairs.*,
+        candle.value as candle,
+        (
+            select quote.value
+            from jsonb_array_elements(
+                case when jsonb_typeof(candle.value -> 'quote') = 'array' then candle.value -> 'quote' end
+            ) with ordinality as quote (value, position)
+            where (quote.value ->> 'convert_id')::bigint = 2781
+            order by quote.position asc
+            limit 1
+        ) as quote_usd,
+        nullif(trim(pairs.pair ->> 'contract_address'), '') as sent_contract_address
+    from pairs
+    cross join lateral jsonb_array_elements(pairs.pair -> 'quotes') as candle (value)
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        {{ json_text('pair', 'network_id') }} as network_id,
+        lower(coalesce({{ json_text('pair', 'network_slug') }}, requested_network_slug)) as network_slug,
+        {{ json_text('pair', 'dex_id') }} as dex_id,
+        {{ json_text('pair', 'dex_slug') }} as dex_slug,
+        case
+            when sent_contract_address ~ '^0[xX][0-9a-fA-F]+$' then lower(sent_contract_address)
+            else sent_contract_address
+        end as contract_address,
+        {{ json_text('pair', 'name') }} as pair_name,
+        {{ json_text('pair', 'base_asset_symbol') }} as base_asset_symbol,
+        {{ json_text('pair', 'quote_asset_symbol') }} as quote_asset_symbol,
+        landing_id,
+        run_id,
+
+        -- numbers (USD)
+        {{ json_numeric('quote_usd', 'open') }} as open_usd,
+        {{ json_numeric('quote_usd', 'high') }} as high_usd,
+        {{ json_numeric('quote_usd', 'low') }} as low_usd,
+        {{ json_numeric('quote_usd', 'close') }} as close_usd,
+        {{ json_numeric('quote_usd', 'volume') }} as volume_usd,
+
+        -- timestamps
+        {{ json_timestamp('candle', 'time_open') }} as time_open,
+        {{ json_timestamp('quote_usd', 'last_updated') }} as quote_last_updated_at,
+        interval_start,
+        interval_end,
+        fetched_at,
+        landed_at,
+        landed_xid
+
+    from candles
+
+),
+
+deduplicated as (
+
+    select distinct on (network_id, contract_address, time_open) *
+    from renamed
+    order by network_id asc, contract_address asc, time_open asc, fetched_at desc, landing_id desc
+
+)
+
+select * from deduplicated

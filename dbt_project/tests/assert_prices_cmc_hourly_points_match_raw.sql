@@ -1,0 +1,54 @@
+-- Reconciliation: for every UTC hour, fct_cmc_price_hourly holds exactly the (CMC id, hour) points of the
+-- raw /v1/cryptocurrency/listings/latest bodies (observations with a USD price), read here from the JSON
+-- itself: nothing missing, nothing extra. Hours from var test_since on (an observation of hour H is
+-- fetched at or after H). A failing row is an hour, with its points on each side.
+with
+
+raw_points as (
+
+    select distinct
+        (elements.record ->> 'id')::bigint as cmc_id,
+        date_trunc('hour', (elements.record ->> 'last_updated')::timestamptz, 'UTC') as price_hour
+    from (select * from {{ source_or_empty('cmc', 'cryptocurrency_listings_latest') }}) as landed
+    cross join lateral jsonb_array_elements(landed.body_json -> 'data') as elements (record)
+    where
+        landed.fetched_at >= {{ var('test_since') }}
+        and elements.record -> 'quote' -> 'USD' ->> 'price' is not null
+        and date_trunc('hour', (elements.record ->> 'last_updated')::timestamptz, 'UTC')
+        >= {{ var('test_since') }}
+
+),
+
+mart_points as (
+
+    select
+        cmc_id,
+        price_hour
+    from {{ ref('fct_cmc_price_hourly') }}
+    where price_hour >= {{ var('test_since') }}
+
+),
+
+compared as (
+
+    select
+        coalesce(raw_points.price_hour, mart_points.price_hour) as price_hour,
+        raw_points.cmc_id as raw_cmc_id,
+        mart_points.cmc_id as mart_cmc_id
+    from raw_points
+    full outer join mart_points
+        on
+            raw_points.cmc_id = mart_points.cmc_id
+            and raw_points.price_hour = mart_points.price_hour
+
+)
+
+select
+    price_hour,
+    count(raw_cmc_id) as raw_points,
+    count(mart_cmc_id) as mart_points,
+    count(*) filter (where mart_cmc_id is null) as missing_in_mart,
+    count(*) filter (where raw_cmc_id is null) as extra_in_mart
+from compared
+group by price_hour
+having count(*) filter (where raw_cmc_id is null or mart_cmc_id is null) > 0

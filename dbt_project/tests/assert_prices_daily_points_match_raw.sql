@@ -1,0 +1,157 @@
+-- Reconciliation: for every source and UTC day, fct_price_daily holds exactly the (asset, day) points of
+-- the raw bodies (CoinGecko /coins/markets in usd and the /coins/{id}/market_chart/range history points
+-- in usd, CMC listings with a USD quote; observations with a price), and its hours_observed is the number
+-- of distinct hours the raw bodies hold for the asset that day. A history point counts only inside its
+-- window ([interval_start, interval_end) and [from, to]) and only when no later fetch of the coin covers
+-- its time, as in assert_prices_hourly_points_match_raw. Days from var test_since on. A failing row is a
+-- (source, day) with its points on each side.
+with
+
+since as (
+
+    -- the first UTC day checked
+    select ((({{ var('test_since') }})::timestamptz at time zone 'UTC')::date) as first_day
+
+),
+
+history_windows as (
+
+    select
+        landed.landing_id,
+        landed.fetched_at,
+        landed.interval_start,
+        landed.interval_end,
+        landed.body_json,
+        substring(landed.endpoint from '^/coins/([^/]+)/market_chart/range$') as asset_key,
+        coalesce(to_timestamp((landed.request_params ->> 'from')::numeric), '-infinity') as window_from,
+        coalesce(to_timestamp((landed.request_params ->> 'to')::numeric), 'infinity') as window_to
+    from {{ source('coingecko', 'coins_market_chart_range') }} as landed
+    where
+        landed.request_params ->> 'vs_currency' = 'usd'
+        and landed.fetched_at >= (select since.first_day::timestamp at time zone 'UTC' from since)
+
+),
+
+history_observed as (
+
+    select
+        history_windows.*,
+        timestamptz '1970-01-01 00:00:00+00' + (elements.point ->> 0)::bigint * interval '1 millisecond'
+        as observed_at,
+        elements.point ->> 1 is not null as has_price
+    from history_windows
+    cross join lateral jsonb_array_elements(history_windows.body_json -> 'prices') as elements (point)
+
+),
+
+history_points as (
+
+    select
+        history_observed.asset_key,
+        history_observed.observed_at
+    from history_observed
+    where
+        history_observed.has_price
+        and history_observed.observed_at >= history_observed.interval_start
+        and history_observed.observed_at < history_observed.interval_end
+        and history_observed.observed_at between history_observed.window_from and history_observed.window_to
+        and not exists (
+            select from history_windows as later
+            where
+                later.asset_key = history_observed.asset_key
+                and (later.fetched_at, later.landing_id) > (history_observed.fetched_at, history_observed.landing_id)
+                and history_observed.observed_at >= later.interval_start
+                and history_observed.observed_at < later.interval_end
+                and history_observed.observed_at between later.window_from and later.window_to
+        )
+
+),
+
+raw_hours as (
+
+    select distinct
+        'coingecko' as source,
+        elements.record ->> 'id' as asset_key,
+        date_trunc('hour', (elements.record ->> 'last_updated')::timestamptz, 'UTC') as price_hour
+    from {{ source('coingecko', 'coins_markets') }} as landed
+    cross join lateral jsonb_array_elements(landed.body_json) as elements (record)
+    where
+        landed.request_params ->> 'vs_currency' = 'usd'
+        and landed.fetched_at >= (select since.first_day::timestamp at time zone 'UTC' from since)
+        and elements.record ->> 'current_price' is not null
+
+    union
+
+    select distinct
+        'coingecko' as source,
+        history_points.asset_key,
+        date_trunc('hour', history_points.observed_at, 'UTC') as price_hour
+    from history_points
+
+    union
+
+    select distinct
+        'cmc' as source,
+        elements.record ->> 'id' as asset_key,
+        date_trunc('hour', (elements.record ->> 'last_updated')::timestamptz, 'UTC') as price_hour
+    from (select * from {{ source_or_empty('cmc', 'cryptocurrency_listings_latest') }}) as landed
+    cross join lateral jsonb_array_elements(landed.body_json -> 'data') as elements (record)
+    where
+        landed.fetched_at >= (select since.first_day::timestamp at time zone 'UTC' from since)
+        and elements.record -> 'quote' -> 'USD' ->> 'price' is not null
+
+),
+
+raw_points as (
+
+    select
+        source,
+        asset_key,
+        (price_hour at time zone 'UTC')::date as price_date,
+        count(*) as hours_observed
+    from raw_hours
+    where (price_hour at time zone 'UTC')::date >= (select since.first_day from since)
+    group by source, asset_key, (price_hour at time zone 'UTC')::date
+
+),
+
+mart_points as (
+
+    select
+        source,
+        asset_key,
+        price_date,
+        hours_observed
+    from {{ ref('fct_price_daily') }}
+    where price_date >= (select since.first_day from since)
+
+),
+
+compared as (
+
+    select
+        coalesce(raw_points.source, mart_points.source) as source,
+        coalesce(raw_points.price_date, mart_points.price_date) as price_date,
+        raw_points.asset_key as raw_asset_key,
+        mart_points.asset_key as mart_asset_key,
+        coalesce(raw_points.hours_observed <> mart_points.hours_observed, false) as hours_differ
+    from raw_points
+    full outer join mart_points
+        on
+            raw_points.source = mart_points.source
+            and raw_points.asset_key = mart_points.asset_key
+            and raw_points.price_date = mart_points.price_date
+
+)
+
+select
+    source,
+    price_date,
+    count(raw_asset_key) as raw_points,
+    count(mart_asset_key) as mart_points,
+    count(*) filter (where mart_asset_key is null) as missing_in_mart,
+    count(*) filter (where raw_asset_key is null) as extra_in_mart,
+    count(*) filter (where hours_differ) as hours_observed_differ
+from compared
+group by source, price_date
+having count(*) filter (where raw_asset_key is null or mart_asset_key is null or hours_differ) > 0
