@@ -1,0 +1,311 @@
+"""What a history DAG's tasks do: resolve the run's coins once, then land each coin's windows, resuming
+where a killed or failed try stopped.
+
+- :func:`plan_history` (task ``plan``): the run's interval (a hand-triggered run: the latest complete
+  ``window_days``), cut to what the connection's plan may reach back to (nothing left: skipped with the
+  plan's reason, no call); the run's universe, the top N of the latest ``coingecko_markets`` landing,
+  resolved on the run's first try and stored in ``ops.history_universe`` so every later try, clear or
+  reprocess of the run fetches the same coins; the coins cut into batches (one mapped task each).
+- :func:`land_history_batch` (task ``land_<endpoint>``, mapped): for each coin of its batch, the fewest
+  windows that cover the interval (:mod:`cryptoflow.windows`), one call each, through the shared
+  limiter; each coin's landing and its progress row (``ops.history_progress``) commit together. A retry
+  of a batch that did not finish skips what its progress says is landed; a batch that finished and is run
+  again (a clear, ``backfill create --reprocess-behavior completed``) fetches everything again. A coin the
+  API no longer knows (HTTP 404: delisted) is recorded as gone and the batch goes on.
+
+Progress (coins done of the run's total, calls spent, time left at the pace so far) is logged after every
+coin and kept in ``ops.history_progress``; ``make status`` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from cryptoflow import windows
+from cryptoflow.apis import get_api
+from cryptoflow.catalog import FromListing
+from cryptoflow.config import Config, HistoryDataset, load_config
+from cryptoflow.landing import Request, land_many, request_key
+from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
+
+log = logging.getLogger(__name__)
+
+# Coins per mapped task: enough paced calls per task to outweigh Airflow's own cost of a task (about
+# 0.2 s), few enough that a failed task costs little to redo; more coins than MAX_BATCHES x this make
+# batches larger instead of more tasks (bounded mapping).
+BATCH_COINS = 25
+MAX_BATCHES = 64
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """One history dataset: the endpoint, the listing its coins come from, the path parameter."""
+
+    name: str
+    api: str
+    endpoint: str
+    coins: FromListing
+    path_param: str = "id"
+
+    @property
+    def raw_table(self) -> str:
+        return get_api(self.api).raw_table(self.endpoint)
+
+
+HISTORY_SPECS: dict[str, HistorySpec] = {spec.name: spec for spec in (
+    HistorySpec("coingecko_price_history", "coingecko", "coins_market_chart_range",
+                coins=FromListing("coingecko_markets", "id",
+                                  match=lambda c: {"vs_currency": c.universe.currency})),
+)}
+
+
+def history_spec(name: str) -> HistorySpec:
+    try:
+        return HISTORY_SPECS[name]
+    except KeyError:
+        raise KeyError(f"no history dataset {name!r}; known: {sorted(HISTORY_SPECS)}") from None
+
+
+def batch_size(coins: int) -> int:
+    """Coins per mapped task for a universe of ``coins``: BATCH_COINS, larger past MAX_BATCHES tasks."""
+    return max(BATCH_COINS, -(-coins // MAX_BATCHES))
+
+
+def run_interval(dataset: HistoryDataset, interval_start: datetime | None, interval_end: datetime | None,
+                 run_after: datetime | None) -> tuple[datetime, datetime]:
+    """The run's data interval; a hand-triggered run (none) gets the latest complete window."""
+    if interval_start is not None and interval_end is not None:
+        return interval_start, interval_end
+    return windows.manual_interval(run_after or datetime.now(UTC), timedelta(days=dataset.window_days))
+
+
+def plan_history(name: str, *, interval_start: datetime | None, interval_end: datetime | None,
+                 run_after: datetime | None, dag_id: str, run_id: str, config: Config | None = None
+                 ) -> list[dict[str, Any]]:
+    """The batches of one run (see the module's docs), each ``{"interval_start", "interval_end", "batch",
+    "coins"}``; skipped with the reason when the plan reaches none of the interval or no coin is listed."""
+    from cryptoflow.client import ApiHook
+
+    config = config or load_config()
+    spec, dataset = history_spec(name), config.history_dataset(name)
+    api = get_api(spec.api)
+    endpoint = api.endpoint(spec.endpoint)
+    start, end = run_interval(dataset, interval_start, interval_end, run_after)
+    hook = ApiHook(api)
+    try:
+        _ = hook.session  # reads the connection's plan; no call
+        plan = hook.plan.name
+    finally:
+        hook.close()
+    depth = endpoint.history_limit(plan)
+    reach = windows.clamp_to_history(start, end, now=datetime.now(UTC), history_days=depth)
+    where = f"{api.title} {endpoint.path} [{start.isoformat()}, {end.isoformat()})"
+    if reach is None:
+        raise AirflowSkipException(
+            f"{where}: skipped, the connection {api.conn_id} is on plan {plan}, whose history reaches "
+            f"{depth} days back; this interval is older. Nothing was fetched, landed or deleted. A plan "
+            f"with more history reaches it.")
+    if reach != (start, end):
+        log.warning("%s: plan %s reaches %s days back; landing [%s, %s) only", where, plan, depth,
+                    reach[0].isoformat(), reach[1].isoformat())
+    start, end = reach
+    conn = connect(WAREHOUSE_CONN_ID)
+    conn.autocommit = True
+    try:
+        migrate(conn)
+        coins = _run_universe(conn, spec, dataset, config, dag_id=dag_id, run_id=run_id)
+    finally:
+        conn.close()
+    if not coins:
+        raise AirflowSkipException(f"{where}: the latest landing of {spec.coins.dataset} lists no coins; "
+                                   "nothing was fetched or landed")
+    size = batch_size(len(coins))
+    calls = len(coins) * len(windows.windows_for(start, end))
+    log.info("%s: %d coins in %d batches, %d calls (%.1f min at %g calls/min)", where, len(coins),
+             -(-len(coins) // size), calls, calls / config.api(spec.api).calls_per_minute,
+             config.api(spec.api).calls_per_minute)
+    return [{"interval_start": start.isoformat(), "interval_end": end.isoformat(), "batch": n,
+             "coins": coins[at:at + size]} for n, at in enumerate(range(0, len(coins), size))]
+
+
+def _run_universe(conn, spec: HistorySpec, dataset: HistoryDataset, config: Config, *, dag_id: str,
+                  run_id: str) -> list[str]:
+    """The run's coins: stored on its first try, read back on every later one."""
+    from cryptoflow.ingest import _listed_ids
+
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     (f"universe|{dag_id}|{run_id}",))
+        stored = [row[0] for row in conn.execute(
+            "SELECT coin_id FROM ops.history_universe WHERE dag_id = %s AND run_id = %s ORDER BY rank",
+            (dag_id, run_id))]
+        if stored:
+            log.info("%s: the run's %d coins, as resolved on its first try", dag_id, len(stored))
+            return stored
+    match = spec.coins.match(config)
+    coins = _listed_ids(conn, spec.name, spec.coins, match, limit=dataset.coins(config.universe),
+                        run_id=run_id, config=config)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ops.history_universe (dag_id, run_id, rank, coin_id) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING", [(dag_id, run_id, rank, coin) for rank, coin in enumerate(coins, 1)])
+    log.info("%s: %d coins resolved from the latest %s landing and stored with the run", dag_id,
+             len(coins), spec.coins.dataset)
+    return coins
+
+
+def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_id: str,
+                       config: Config | None = None) -> dict[str, Any]:
+    """Land one batch of :func:`plan_history`: each coin's windows, resuming an unfinished try."""
+    from cryptoflow.client import ApiHook, PermanentApiError
+
+    config = config or load_config()
+    spec = history_spec(name)
+    api = get_api(spec.api)
+    endpoint = api.endpoint(spec.endpoint)
+    start = datetime.fromisoformat(batch["interval_start"])
+    end = datetime.fromisoformat(batch["interval_end"])
+    cuts = windows.windows_for(start, end)
+    interval = f"[{start.isoformat()}, {end.isoformat()})"
+    conn = connect(WAREHOUSE_CONN_ID)
+    conn.autocommit = True
+    hook = ApiHook(api, lane="history")
+    calls = landed = gone = points = 0
+    began = time.monotonic()
+    try:
+        migrate(conn)
+        done = _resume(conn, dag_id, run_id, batch=batch["batch"], coins=batch["coins"], start=start, end=end)
+        total = _run_total(conn, dag_id, run_id)
+        for coin in batch["coins"]:
+            todo = [w for w in cuts if (coin, w.start) not in done]
+            for window in todo:
+                try:
+                    listing = hook.fetch(spec.endpoint, window.params, path_values={spec.path_param: coin},
+                                         interval=interval)
+                except PermanentApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    log.warning("%s %s: %s is gone (HTTP 404, delisted); its history ends here",
+                                api.title, endpoint.path, coin)
+                    _record(conn, dag_id, run_id, coin=coin, window=window, start=start, end=end,
+                            status="gone", calls=1, points=0)
+                    gone += 1
+                    calls += 1
+                    break
+                calls += 1
+                count = _points(listing)
+                key = request_key(listing.path, listing.request_params)
+                land_many(conn, raw_table=spec.raw_table, source=api.name, interval_start=start,
+                          interval_end=end, run_id=run_id,
+                          requests=[Request(listing.path, key, listing.pages)],
+                          also=lambda cur, c=coin, w=window, n=count: _record(  # commits with the rows
+                              cur, dag_id, run_id, coin=c, window=w, start=start, end=end,
+                              status="landed", calls=1, points=n))
+                points += count
+            landed += 1
+            _log_progress(conn, dag_id, run_id, total=total, calls=calls, began=began,
+                          rate=config.api(spec.api).calls_per_minute)
+        conn.execute("UPDATE ops.history_batches SET completed_at = clock_timestamp() "
+                     "WHERE dag_id = %s AND run_id = %s AND batch = %s", (dag_id, run_id, batch["batch"]))
+    finally:
+        hook.close()
+        conn.close()
+    return {"raw_table": spec.raw_table, "interval_start": start.isoformat(), "interval_end": end.isoformat(),
+            "batch": batch["batch"], "coins": len(batch["coins"]), "skipped_as_landed": len(done),
+            "calls": calls, "points": points, "gone": gone}
+
+
+def _resume(conn, dag_id: str, run_id: str, *, batch: int, coins: list[str], start: datetime,
+            end: datetime) -> set[tuple[str, datetime]]:
+    """What this batch already landed, when an earlier try stopped half-way; nothing when the batch had
+    finished (this is a clear or a reprocess: everything is fetched again)."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT completed_at FROM ops.history_batches WHERE dag_id = %s AND run_id = %s AND batch = %s "
+            "FOR UPDATE", (dag_id, run_id, batch)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO ops.history_batches (dag_id, run_id, batch, interval_start, "
+                         "interval_end, coins) VALUES (%s, %s, %s, %s, %s, %s)",
+                         (dag_id, run_id, batch, start, end, len(coins)))
+        elif row[0] is not None:
+            conn.execute("UPDATE ops.history_batches SET completed_at = NULL "
+                         "WHERE dag_id = %s AND run_id = %s AND batch = %s", (dag_id, run_id, batch))
+            conn.execute("DELETE FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND "
+                         "coin_id = ANY(%s)", (dag_id, run_id, coins))
+            log.info("batch %d finished before: fetching its %d coins again", batch, len(coins))
+            return set()
+    done = {(r[0], r[1]) for r in conn.execute(
+        "SELECT coin_id, window_start FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND "
+        "coin_id = ANY(%s) AND interval_start = %s AND interval_end = %s",
+        (dag_id, run_id, coins, start, end))}
+    gone = {r[0] for r in conn.execute(
+        "SELECT coin_id FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND coin_id = ANY(%s) "
+        "AND status = 'gone'", (dag_id, run_id, coins))}
+    if done:
+        log.info("batch %d resumes: %d coin windows landed by an earlier try are not fetched again",
+                 batch, len(done))
+    # a coin recorded gone is not asked again for any window
+    return done | {(coin, w.start) for coin in gone for w in windows.windows_for(start, end)}
+
+
+def _record(conn, dag_id: str, run_id: str, *, coin: str, window: windows.Window, start: datetime,
+            end: datetime, status: str, calls: int, points: int) -> None:
+    conn.execute(
+        "INSERT INTO ops.history_progress (dag_id, run_id, coin_id, window_start, window_end, interval_start,"
+        " interval_end, status, calls, points) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (dag_id, run_id, coin_id, window_start) DO UPDATE SET status = EXCLUDED.status, "
+        "calls = ops.history_progress.calls + EXCLUDED.calls, points = EXCLUDED.points, "
+        "updated_at = clock_timestamp()",
+        (dag_id, run_id, coin, window.start, window.end, start, end, status, calls, points))
+
+
+def _run_total(conn, dag_id: str, run_id: str) -> int:
+    return conn.execute("SELECT count(*) FROM ops.history_universe WHERE dag_id = %s AND run_id = %s",
+                        (dag_id, run_id)).fetchone()[0]
+
+
+def _log_progress(conn, dag_id: str, run_id: str, *, total: int, calls: int, began: float,
+                  rate: float) -> None:
+    done, spent = conn.execute(
+        "SELECT count(DISTINCT coin_id), coalesce(sum(calls), 0) FROM ops.history_progress "
+        "WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)).fetchone()
+    elapsed = time.monotonic() - began
+    pace = calls / elapsed * 60 if calls and elapsed > 0 else rate  # this task's calls per minute
+    left = max(0, total - done)
+    log.info("progress %s: %d of %d coins, %d calls spent; about %.1f min left at %.1f calls/min",
+             run_id, done, total, spent, left / max(pace, 1e-9), pace)
+
+
+def _points(listing) -> int:
+    import orjson
+
+    return sum(len(orjson.loads(page.text).get("prices") or []) for page in listing.pages)
+
+
+def progress_rows(conn) -> list[tuple]:
+    """Per history run, newest first: (dag_id, run_id, interval_start, coins, coins landed, coins gone,
+    calls, last update)."""
+    return conn.execute("""
+        SELECT u.dag_id, u.run_id,
+               (SELECT min(b.interval_start) FROM ops.history_batches b
+                WHERE b.dag_id = u.dag_id AND b.run_id = u.run_id),
+               count(*),
+               count(*) FILTER (WHERE p.windows > 0 AND p.landed = p.windows),
+               count(*) FILTER (WHERE p.gone > 0),
+               coalesce(sum(p.calls), 0), max(p.updated_at)
+        FROM ops.history_universe u
+        LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE status = 'landed') AS landed, count(*) AS windows,
+                   count(*) FILTER (WHERE status = 'gone') AS gone, sum(calls) AS calls,
+                   max(updated_at) AS updated_at
+            FROM ops.history_progress p
+            WHERE p.dag_id = u.dag_id AND p.run_id = u.run_id AND p.coin_id = u.coin_id
+        ) p ON true
+        GROUP BY u.dag_id, u.run_id ORDER BY max(p.updated_at) DESC NULLS LAST LIMIT 20""").fetchall()
