@@ -27,7 +27,7 @@ COPY include ./include
 RUN uv pip install --system --no-cache --no-deps -e .
 COPY dags ./dags
 COPY dbt_project ./dbt_project
-COPY airflow_settings.yaml ./
+COPY airflow_settings.yaml cryptoflow.yaml ./
 
 RUN mkdir -p /opt/cryptoflow/plugins /opt/airflow/logs /opt/airflow/secrets /opt/airflow/dbt /opt/airflow/local \
     && chown -R 50000:0 /opt/airflow /opt/cryptoflow && chmod -R g+rwX /opt/airflow

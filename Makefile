@@ -17,7 +17,7 @@ export DBT_USE_COLORS := false
 EXECUTOR ?=
 EXECUTOR_ARG := $(if $(strip $(EXECUTOR)),--executor $(strip $(EXECUTOR)))
 
-.PHONY: help setup lock demo stop env status sandbox test test-fast lint bench clean
+.PHONY: help setup lock manifest demo budget backfill stop env status sandbox test test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +31,14 @@ $(STAMP): requirements.lock pyproject.toml
 lock: setup ## re-pin requirements.lock from requirements.txt
 	$(UV) pip compile -q requirements.txt -o requirements.lock --python 3.11 --python-platform x86_64-unknown-linux-gnu
 
+manifest: setup ## dbt parse: dbt_project/target/manifest.json (no database needed)
+	@$(PY) -m cryptoflow.dbt manifest
+
 demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts (EXECUTOR=celery: with Celery workers)
 	@$(PY) -m cryptoflow.devstack demo $(EXECUTOR_ARG)
+
+budget: setup ## calls and credits per API from the cadences, against the limits and plans (exit 1: does not fit)
+	@$(PY) -m cryptoflow.budget
 
 stop: ## stop what `make demo` started (Celery workers and Redis too), and nothing else
 	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack down; fi
@@ -63,3 +69,7 @@ bench: setup ## run the benchmarks; figures print and land as JSON under .local/
 clean: stop ## stop the .local Postgres and Redis too, then remove .local/ (cluster, Airflow homes, logs) and dbt's target/
 	@if [ -x $(PY) ]; then $(PY) -m cryptoflow.devstack postgres stop; $(PY) -m cryptoflow.devstack redis stop; fi
 	rm -rf .local dbt_project/target dbt_project/logs
+
+backfill: setup ## DAG=... FROM=YYYY-MM-DD TO=YYYY-MM-DD [REPROCESS=completed] [DRY_RUN=1]: print the plan (runs, calls, credits, time), then airflow backfill create
+	@test -n "$(DAG)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill DAG=coingecko_price_history FROM=2026-01-01 TO=2026-03-31 [REPROCESS=completed] [DRY_RUN=1]" >&2; exit 2; }
+	@$(PY) -m cryptoflow.devstack backfill $(DAG) $(FROM) $(TO) $(if $(REPROCESS),--reprocess-behavior $(REPROCESS)) $(if $(MAX_ACTIVE_RUNS),--max-active-runs $(MAX_ACTIVE_RUNS)) $(if $(DRY_RUN),--dry-run) $(if $(FORCE),--force)

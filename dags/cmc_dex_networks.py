@@ -11,8 +11,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_dex_networks = snapshot_dag(
-    "cmc_dex_networks",
-    endpoint="networks_list",
-    doc=__doc__,
-)
+cmc_dex_networks = snapshot_dag("cmc_dex_networks", doc=__doc__)

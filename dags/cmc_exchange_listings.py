@@ -13,8 +13,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_exchange_listings = snapshot_dag(
-    "cmc_exchange_listings",
-    endpoint="exchange_listings_latest",
-    doc=__doc__,
-)
+cmc_exchange_listings = snapshot_dag("cmc_exchange_listings", doc=__doc__)

@@ -10,9 +10,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_fear_and_greed = snapshot_dag(
-    "cmc_fear_and_greed",
-    endpoint="fear_and_greed_latest",
-    doc=__doc__,
-    history="the history endpoint (/v3/fear-and-greed/historical), not from this snapshot",
-)
+cmc_fear_and_greed = snapshot_dag("cmc_fear_and_greed", doc=__doc__)

@@ -11,9 +11,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_global_metrics = snapshot_dag(
-    "cmc_global_metrics",
-    endpoint="global_metrics_quotes_latest",
-    doc=__doc__,
-    history="the history endpoint (/v1/global-metrics/quotes/historical), not from this snapshot",
-)
+cmc_global_metrics = snapshot_dag("cmc_global_metrics", doc=__doc__)

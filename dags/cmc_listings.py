@@ -11,14 +11,7 @@ Settings (``cryptoflow.yaml``): ``datasets.cmc_listings`` (on/off, cron), ``univ
 
 from __future__ import annotations
 
-from cryptoflow.dagfactory import TOP_N, snapshot_dag
+from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_listings = snapshot_dag(
-    "cmc_listings",
-    endpoint="cryptocurrency_listings_latest",
-    doc=__doc__,
-    params=lambda universe: {"convert": universe.currency.upper()},
-    wanted=TOP_N,
-    history="the history endpoint (/v2/cryptocurrency/quotes/historical), not from this snapshot",
-)
+cmc_listings = snapshot_dag("cmc_listings", doc=__doc__)

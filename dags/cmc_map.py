@@ -12,8 +12,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-cmc_map = snapshot_dag(
-    "cmc_map",
-    endpoint="cryptocurrency_map",
-    doc=__doc__,
-)
+cmc_map = snapshot_dag("cmc_map", doc=__doc__)

@@ -12,8 +12,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-coingecko_coins_list = snapshot_dag(
-    "coingecko_coins_list",
-    endpoint="coins_list",
-    doc=__doc__,
-)
+coingecko_coins_list = snapshot_dag("coingecko_coins_list", doc=__doc__)

@@ -11,8 +11,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-coingecko_exchanges = snapshot_dag(
-    "coingecko_exchanges",
-    endpoint="exchanges",
-    doc=__doc__,
-)
+coingecko_exchanges = snapshot_dag("coingecko_exchanges", doc=__doc__)

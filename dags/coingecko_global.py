@@ -11,8 +11,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-coingecko_global = snapshot_dag(
-    "coingecko_global",
-    endpoint="global",
-    doc=__doc__,
-)
+coingecko_global = snapshot_dag("coingecko_global", doc=__doc__)

@@ -9,14 +9,7 @@ Settings (``cryptoflow.yaml``): ``datasets.coingecko_markets`` (on/off, cron), `
 
 from __future__ import annotations
 
-from cryptoflow.dagfactory import TOP_N, snapshot_dag
+from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-coingecko_markets = snapshot_dag(
-    "coingecko_markets",
-    endpoint="coins_markets",
-    doc=__doc__,
-    params=lambda universe: {"vs_currency": universe.currency},
-    wanted=TOP_N,
-    history="the history endpoints (/coins/{id}/market_chart/range), not from this snapshot",
-)
+coingecko_markets = snapshot_dag("coingecko_markets", doc=__doc__)

@@ -11,8 +11,4 @@ from __future__ import annotations
 from cryptoflow.dagfactory import snapshot_dag
 
 # An airflow DAG, built by cryptoflow.dagfactory (None when the dataset is switched off).
-coingecko_trending = snapshot_dag(
-    "coingecko_trending",
-    endpoint="search_trending",
-    doc=__doc__,
-)
+coingecko_trending = snapshot_dag("coingecko_trending", doc=__doc__)

@@ -1,8 +1,10 @@
 """dbt: builds (and tests) the models downstream of whichever raw tables just landed.
 
 Scheduled on the raw tables' Assets: each landing task's event triggers a run that selects
-``source:<api>.<endpoint>+`` for every table in its triggering events and runs ``dbt build`` (models,
-snapshots and their tests) on that selection, so a mart is never published without its tests.
+``@source:<api>.<endpoint>`` (the source, what is downstream of it, and what those models read) for
+every table in its triggering events and runs ``dbt build`` (models, snapshots and their tests, a test
+only when every model it reads is selected) on that selection, so a mart is never published without its
+tests.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from airflow.sdk import AssetAny, dag, task
 
 from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
+from cryptoflow.catalog import SPECS
+from cryptoflow.history import HISTORY_SPECS
 
-RAW_ASSETS = [raw_asset("coingecko", "coins_markets")]
+# Every dataset's and history dataset's raw table: each has a dbt source (tests/dags checks it).
+RAW_ASSETS = sorted({raw_asset(spec.api, spec.endpoint)
+                     for spec in (*SPECS.values(), *HISTORY_SPECS.values())}, key=lambda a: a.name)
 
 
 @dag(

@@ -130,15 +130,9 @@ def sandbox(profile) -> Iterator[object]:
 @pytest.fixture
 def api_connections(sandbox) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables that point the three API connections at the sandbox."""
-    import json
+    from tests.helpers import sandbox_connections
 
-    env = {}
-    for api, plan in (("coingecko", "demo"), ("cmc", "basic"), ("cmc_dex", "basic")):
-        env[f"AIRFLOW_CONN_{api.upper()}"] = json.dumps({
-            "conn_type": "http", "host": sandbox.base_url(api, plan), "password": sandbox.key(api, plan),
-            "extra": {"plan": plan},
-        })
-    return env
+    return sandbox_connections(sandbox)
 
 
 CONTROL_TABLES = ("ops.rate_limiter", "ops.circuit_breaker", "ops.credit_budget", "ops.api_call")

@@ -26,11 +26,13 @@ def raw_asset(api: str, endpoint: str) -> Asset:
 
 
 def dbt_selector(asset_name: str) -> str:
-    """``raw.coingecko__coins_markets`` → ``source:coingecko.coins_markets+`` (the source and downstream)."""
+    """``raw.coingecko__coins_markets`` → ``@source:coingecko.coins_markets``: the source, everything
+    downstream of it, and every model those read (a mart that joins another API's staging view must find
+    it built, even before that API's first landing triggered a run)."""
     if not asset_name.startswith(ASSET_PREFIX) or "__" not in asset_name:
         raise ValueError(f"not a raw-table asset: {asset_name!r}")
     api, endpoint = asset_name[len(ASSET_PREFIX):].split("__", 1)
-    return f"source:{api}.{endpoint}+"
+    return f"@source:{api}.{endpoint}"
 
 
 def dbt_selection(asset_names: Iterable[str]) -> list[str]:

@@ -238,6 +238,7 @@ class ApiHook(HttpHook):
         *,
         retry: RetryPolicy | None = None,
         controls: Controls | None = DEFAULT_CONTROLS,
+        lane: str = "live",
         sleep: Callable[[float], None] = time.sleep,
         **kwargs: Any,
     ) -> None:
@@ -245,6 +246,7 @@ class ApiHook(HttpHook):
         super().__init__(method="GET", http_conn_id=conn_id or self.api.conn_id, **kwargs)
         self.retry = retry or RetryPolicy()
         self._controls = controls
+        self.lane = lane  # "history": its calls keep to the history share of the limit (cryptoflow.limits)
         self.sleep = sleep
         self._session: requests.Session | None = None
         self._auth: dict[str, str] = {}
@@ -279,7 +281,7 @@ class ApiHook(HttpHook):
             from cryptoflow.limits import Controls as SharedControls
 
             _ = self.session  # reads the connection: the key and plan the controls are keyed by
-            self._controls = SharedControls.open(self.api, self._key, self.plan)
+            self._controls = SharedControls.open(self.api, self._key, self.plan, lane=self.lane)
         return self._controls
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ DEFAULT_FILE = Path(__file__).resolve().parents[2] / "cryptoflow.yaml"
 API_NAMES = ("coingecko", "cmc", "cmc_dex")
 # Every dataset (one ingest DAG each, dags/<name>.py): its API and default cadence.
 HOURLY, EVERY_2_HOURS, DAILY = "0 * * * *", "0 */2 * * *", "0 0 * * *"
+EVERY_15_MINUTES, EVERY_6_HOURS = "*/15 * * * *", "0 */6 * * *"
 DATASETS = {
     "coingecko_markets": ("coingecko", HOURLY),
     "coingecko_global": ("coingecko", HOURLY),
@@ -40,6 +41,18 @@ DATASETS = {
     "cmc_global_metrics": ("cmc", HOURLY),
     "cmc_exchange_listings": ("cmc", EVERY_2_HOURS),
     "cmc_dex_networks": ("cmc_dex", DAILY),
+    # Per-id datasets: the ids come from the latest landing of a listing (see cryptoflow.selections).
+    "coingecko_coins": ("coingecko", DAILY),
+    "cmc_info": ("cmc", DAILY),
+    "cmc_dex_spot_pairs": ("cmc_dex", EVERY_6_HOURS),
+    "cmc_dex_pair_quotes": ("cmc_dex", EVERY_15_MINUTES),
+    "cmc_dex_pair_ohlcv": ("cmc_dex", EVERY_6_HOURS),
+}
+
+
+# Every history dataset (one history DAG each, dags/<name>.py): its API and default window in days.
+HISTORY_DATASETS = {
+    "coingecko_price_history": ("coingecko", 90),
 }
 
 
@@ -75,6 +88,15 @@ class Universe:
 
 
 @dataclass(frozen=True)
+class Dex:
+    """Which DEX networks the DEX datasets cover, and how many pairs of each."""
+
+    networks: tuple[str, ...] = ("ethereum", "solana")
+    pairs_per_network: int = 10  # the top pairs by 24 h volume that quotes and OHLCV follow
+    min_liquidity_usd: int = 100_000  # spot pairs listed: those with at least this liquidity (0: all)
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One ingest DAG's switch and cadence."""
 
@@ -82,6 +104,11 @@ class Dataset:
     api: str
     enabled: bool
     schedule: str  # cron, UTC
+    top_n: int | None = None  # coins of a per-coin dataset; None: the universe's top N
+
+    def coins(self, universe: Universe) -> int:
+        """How many coins of the universe this dataset covers."""
+        return min(self.top_n, universe.top_n) if self.top_n else universe.top_n
 
     @property
     def cadence(self) -> timedelta:
@@ -91,6 +118,22 @@ class Dataset:
         at = croniter(self.schedule, datetime(2026, 1, 1, tzinfo=UTC))
         first = at.get_next(datetime)
         return at.get_next(datetime) - first
+
+
+@dataclass(frozen=True)
+class HistoryDataset:
+    """One history DAG: its switch, how far back catchup starts, its window, its coins."""
+
+    name: str
+    api: str
+    enabled: bool
+    start_days_ago: int  # catchup starts at the UTC midnight this many days before today
+    window_days: int  # one run's data interval, and one call per coin
+    top_n: int | None = None  # None: the universe's top N
+    max_active_runs: int = 1
+
+    def coins(self, universe: Universe) -> int:
+        return min(self.top_n, universe.top_n) if self.top_n else universe.top_n
 
 
 @dataclass(frozen=True)
@@ -113,6 +156,16 @@ class Config:
     control: Control
     universe: Universe
     datasets: Mapping[str, Dataset]
+    dex: Dex = Dex()
+    history: Mapping[str, HistoryDataset] | None = None
+    history_live_share: float = 0.2  # of each API's limit, kept for the live DAGs while history runs
+
+    def history_dataset(self, name: str) -> HistoryDataset:
+        try:
+            return (self.history or {})[name]
+        except KeyError:
+            raise ConfigError(f"{self.source}: no history dataset {name!r}; known: "
+                              f"{sorted(self.history or {})}") from None
 
     def dataset(self, name: str) -> Dataset:
         """The dataset ``name``; ``enabled`` is off when its API is off too."""
@@ -206,7 +259,7 @@ def _whole(where: str, value: Any, *, optional: bool = False) -> int | None:
 
 
 def _parse(doc: dict, source: str) -> Config:
-    top = _known(source, doc, ("universe", "datasets", "apis", "control"))
+    top = _known(source, doc, ("universe", "datasets", "apis", "control", "dex", "history"))
     names = tuple(f.name for f in fields(Control))
     control_doc = _known(f"{source}: control", top.get("control"), names)
     defaults = Control()
@@ -250,13 +303,52 @@ def _parse(doc: dict, source: str) -> Config:
     datasets = {}
     for name, (api, schedule) in DATASETS.items():
         where = f"{source}: datasets.{name}"
-        entry = _known(where, datasets_doc.get(name), ("enabled", "schedule"))
+        entry = _known(where, datasets_doc.get(name), ("enabled", "schedule", "top_n"))
         cron = entry.get("schedule", schedule)
         if not isinstance(cron, str) or not _valid_cron(cron):
             raise ConfigError(f"{where}.schedule must be a cron expression such as '0 * * * *', got {cron!r}")
         datasets[name] = Dataset(name, api, _flag(f"{where}.enabled", entry.get("enabled", True))
-                                 and apis[api].enabled, cron)
-    return Config(source, apis, control, universe, datasets)
+                                 and apis[api].enabled, cron,
+                                 _whole(f"{where}.top_n", entry.get("top_n"), optional=True) or None)
+    dex_doc = _known(f"{source}: dex", top.get("dex"), ("networks", "pairs_per_network",
+                                                         "min_liquidity_usd"))
+    networks = dex_doc.get("networks", list(Dex.networks))
+    if (not isinstance(networks, list) or not networks
+            or not all(isinstance(n, str) and n.strip() for n in networks)):
+        raise ConfigError(f"{source}: dex.networks must be a list of network slugs such as [ethereum], "
+                          f"got {networks!r}")
+    pairs = dex_doc.get("pairs_per_network", Dex.pairs_per_network)
+    floor = dex_doc.get("min_liquidity_usd", Dex.min_liquidity_usd)
+    dex = Dex(tuple(n.strip().lower() for n in networks), _whole(f"{source}: dex.pairs_per_network", pairs),
+              _whole(f"{source}: dex.min_liquidity_usd", floor, optional=True) or 0)
+    history_doc = top.get("history")
+    share = _known(f"{source}: history", history_doc, ("start_days_ago", "live_share", *HISTORY_DATASETS)
+                   ).get("live_share", 0.2)
+    share = _number(f"{source}: history.live_share", share, strict=False, maximum=0.9)
+    return Config(source, apis, control, universe, datasets, dex, _history(history_doc, source, apis), share)
+
+
+def _history(doc: Any, source: str, apis: Mapping[str, ApiConfig]) -> dict[str, HistoryDataset]:
+    from cryptoflow.windows import WindowError, check_window_days
+
+    top = _known(f"{source}: history", doc, ("start_days_ago", "live_share", *HISTORY_DATASETS))
+    days_ago = _whole(f"{source}: history.start_days_ago", top.get("start_days_ago", 365))
+    out = {}
+    for name, (api, window) in HISTORY_DATASETS.items():
+        where = f"{source}: history.{name}"
+        entry = _known(where, top.get(name), ("enabled", "window_days", "top_n", "start_days_ago",
+                                              "max_active_runs"))
+        days = _whole(f"{where}.window_days", entry.get("window_days", window))
+        try:
+            check_window_days(f"{where}.window_days", days)
+        except WindowError as exc:
+            raise ConfigError(str(exc)) from None
+        out[name] = HistoryDataset(
+            name, api, _flag(f"{where}.enabled", entry.get("enabled", True)) and apis[api].enabled,
+            _whole(f"{where}.start_days_ago", entry.get("start_days_ago", days_ago)), days,
+            _whole(f"{where}.top_n", entry.get("top_n"), optional=True) or None,
+            _whole(f"{where}.max_active_runs", entry.get("max_active_runs", 1)))
+    return out
 
 
 def _flag(where: str, value: Any) -> bool:
@@ -282,7 +374,14 @@ def describe(config: Config) -> str:
     lines = [f"configuration: {config.source}",
              f"  universe   top {config.universe.top_n} coins, prices in {config.universe.currency}"]
     for ds in config.datasets.values():
-        lines.append(f"  {ds.name:<22} {'on ' if ds.enabled else 'off'} every {ds.cadence} ({ds.schedule})")
+        coins = f", top {ds.top_n} coins" if ds.top_n else ""
+        lines.append(f"  {ds.name:<22} {'on ' if ds.enabled else 'off'} every {ds.cadence} ({ds.schedule})"
+                     f"{coins}")
+    for h in (config.history or {}).values():
+        lines.append(f"  {h.name:<22} {'on ' if h.enabled else 'off'} windows of {h.window_days} days from "
+                     f"{h.start_days_ago} days ago, top {h.coins(config.universe)} coins")
+    lines.append(f"  dex        networks {', '.join(config.dex.networks)}, pairs with liquidity >= "
+                 f"{config.dex.min_liquidity_usd:,} USD, top {config.dex.pairs_per_network} of each followed")
     for api in config.apis.values():
         lines.append(
             f"  {api.api:<10} {'on' if api.enabled else 'off'}, {api.calls_per_minute:g} calls/min, "

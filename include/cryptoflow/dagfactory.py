@@ -1,10 +1,11 @@
 """The one shape of every snapshot DAG, built from a dataset's name and its endpoint.
 
-A snapshot endpoint answers only for "now" and needs no per-coin ids (``/coins/markets``, ``/global``,
-``listings/latest``, ...). Each such dataset is one DAG, ``dags/<dataset>.py``, that calls
-:func:`snapshot_dag` and nothing else; so every snapshot DAG is scheduled, pooled, retried and documented
-the same way, and lands through :func:`cryptoflow.ingest.land_snapshot` (a past interval is skipped, a
-connection whose plan may not call the endpoint is skipped, both before any call).
+A snapshot endpoint answers only for "now" (``/coins/markets``, ``/global``, ``listings/latest``,
+``/coins/{id}``, ...). Each such dataset is one DAG, ``dags/<dataset>.py``, that calls :func:`snapshot_dag`
+and nothing else; what it calls is its spec in :mod:`cryptoflow.catalog`. So every snapshot DAG is
+scheduled, pooled, retried and documented the same way, and lands through :mod:`cryptoflow.ingest` (a
+past interval is skipped, a connection whose plan may not call the endpoint is skipped, both before any
+call).
 
 What the DAG's shape needs (its id, cron, switch, cadence) is read from ``cryptoflow.yaml`` at parse
 time, without I/O; the universe (top N, currency) is read inside the task, when it runs.
@@ -12,23 +13,19 @@ time, without I/O; the universe (top N, currency) is read inside the task, when 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
-from cryptoflow.config import Universe, load_config
+from cryptoflow.catalog import BATCH_CALLS
+from cryptoflow.catalog import spec as dataset_spec
+from cryptoflow.config import load_config
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
-
-# ``wanted=TOP_N``: the listing is capped at ``universe.top_n`` records (the largest page size, the
-# fewest calls); ``wanted=None``: every page.
-TOP_N = "top_n"
-NO_HISTORY = ("nowhere: the API keeps no past of this listing, so a past interval keeps what it landed "
-              "then")
 
 # What every snapshot DAG does, appended to each DAG's own docs (shown in the UI).
 SNAPSHOT_DOC = """
@@ -38,31 +35,30 @@ interval is skipped with the reason and touches nothing, and a run triggered by 
 that ends at its run time.
 """
 
-Params = Mapping[str, Any] | Callable[[Universe], Mapping[str, Any]]
+PER_ID_DOC = """
+``select_ids`` reads the ids from the latest landing of ``{listing}`` (no call; the listing is landed
+first if it never was) and bundles them as the endpoint allows; ``land_{endpoint}`` is mapped over
+batches of at most {batch} calls, each batch landed in one transaction.
+"""
 
 
-def snapshot_dag(
-    dataset_name: str,
-    *,
-    endpoint: str,
-    doc: str,
-    params: Params | None = None,
-    wanted: Literal["top_n"] | None = None,
-    history: str = NO_HISTORY,
-) -> DAG | None:
+def snapshot_dag(dataset_name: str, *, doc: str) -> DAG | None:
     """The DAG of snapshot dataset ``dataset_name``, or ``None`` when it (or its API) is switched off.
 
-    ``endpoint`` is the endpoint's name in :mod:`cryptoflow.apis` (it names the task, ``land_<endpoint>``,
-    and the raw table, ``raw.<api>__<endpoint>``). ``params`` go over the endpoint's defaults: a mapping,
-    or a function of the :class:`~cryptoflow.config.Universe` in force when the task runs (the currency).
-    ``history`` says where a past interval's data comes from instead (in the skip reason).
+    What it calls is the dataset's :class:`cryptoflow.catalog.Spec`; ``doc`` (the DAG file's docstring)
+    heads its docs in the UI. A dataset over ids gets two tasks, ``select_ids`` and a mapped
+    ``land_<endpoint>``; any other dataset one task, ``land_<endpoint>``.
     """
     dataset = load_config().dataset(dataset_name)
     if not dataset.enabled:
         return None
-    api = dataset.api
-    if wanted not in (None, TOP_N):
-        raise ValueError(f"{dataset_name}: wanted must be None or {TOP_N!r}, got {wanted!r}")
+    spec = dataset_spec(dataset_name)
+    api, endpoint = spec.api, spec.endpoint
+    asset = raw_asset(api, endpoint)
+    doc_md = doc + SNAPSHOT_DOC.format(table=asset.name)
+    if spec.ids is not None:
+        doc_md += PER_ID_DOC.format(listing=dataset_spec(spec.ids.dataset).name, endpoint=endpoint,
+                                    batch=BATCH_CALLS)
 
     @dag(
         dag_id=dataset.name,
@@ -72,22 +68,125 @@ def snapshot_dag(
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=[api, "ingest", "snapshot"],
-        doc_md=doc + SNAPSHOT_DOC.format(table=raw_asset(api, endpoint).name),
+        doc_md=doc_md,
     )
     def snapshot():
-        @task(task_id=f"land_{endpoint}", pool=api, outlets=[raw_asset(api, endpoint)])
-        def land(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
-            """Fetch the endpoint (its pages) and replace this interval's raw rows."""
-            from cryptoflow.ingest import land_snapshot
+        if spec.ids is None:
+            @task(task_id=f"land_{endpoint}", pool=api, outlets=[asset])
+            def land(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
+                """Fetch every request of the dataset (all pages) and replace this interval's raw rows."""
+                from cryptoflow.ingest import land_dataset
 
-            universe = load_config().universe
-            request = params(universe) if callable(params) else params
-            return land_snapshot(api, endpoint, interval_start=data_interval_start,
-                                 interval_end=data_interval_end, run_after=dag_run.run_after, run_id=run_id,
-                                 cadence=dataset.cadence, history=history,
-                                 wanted=universe.top_n if wanted == TOP_N else None,
-                                 params=dict(request) if request else None)
+                return land_dataset(dataset_name, interval_start=data_interval_start,
+                                    interval_end=data_interval_end, run_after=dag_run.run_after,
+                                    run_id=run_id)
 
-        land()
+            land()
+            return
+
+        @task(task_id="select_ids", pool=api)  # it may land the listing first: a call
+        def select(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> list:
+            """The ids of this cycle, from the latest landing of the listing, in batches."""
+            from cryptoflow.ingest import plan_batches
+
+            return plan_batches(dataset_name, interval_start=data_interval_start,
+                                interval_end=data_interval_end, run_after=dag_run.run_after, run_id=run_id)
+
+        @task(task_id=f"land_{endpoint}", pool=api, outlets=[asset], map_index_template="{{ batch_label }}")
+        def land_batch(batch: dict, run_id=None) -> dict:
+            """Fetch one batch of requests and replace their raw rows for the interval, in one transaction."""
+            from airflow.sdk import get_current_context
+
+            from cryptoflow.ingest import land_batch as land
+
+            first, last = batch["calls"][0], batch["calls"][-1]
+            get_current_context()["batch_label"] = f"{_label(first)} .. {_label(last)}"
+            return land(dataset_name, batch, run_id=run_id)
+
+        land_batch.expand(batch=select())
 
     return snapshot()
+
+
+HISTORY_DOC = """
+Each run covers one data interval of up to {window} days (whole UTC days; the newest one ends at the last
+midnight, a backfill's last one after its last day): ``plan`` resolves the run's {coins} coins (the top N of
+the latest ``coingecko_markets`` landing, stored with the run on its first try, so any re-run fetches the
+same coins) and ``land_{endpoint}`` is mapped over batches of them, one call per coin per window of at most
+90 days (the fewest the API allows), paced by the shared limiter. Raw rows land in ``{table}`` under the
+run's interval and the table's Asset triggers ``dbt_marts``.
+
+- **Catchup** is on: switched on, the DAG runs every window from {start_days_ago} days before today,
+  {max_active_runs} at a time. ``airflow backfill create`` (or ``make backfill``) re-runs any range.
+- **Restart**: a retried run fetches only the coins its progress (``ops.history_progress``) lacks; a
+  finished run that is cleared or reprocessed fetches again and lands the same rows.
+- **Trigger** (no data interval): lands the {window} days that end at the last UTC midnight.
+- Windows older than the connection's plan reaches back are skipped with the plan's reason, no call.
+"""
+
+
+def history_dag(name: str, *, doc: str) -> DAG | None:
+    """The history DAG ``name`` (a :class:`cryptoflow.history.HistorySpec`), or ``None`` when it (or its
+    API) is switched off: ``plan`` then ``land_<endpoint>`` mapped over batches of coins."""
+    from cryptoflow.history import history_spec
+    from cryptoflow.timetables import HistoryWindows
+    from cryptoflow.windows import start_of_history
+
+    config = load_config()
+    dataset = config.history_dataset(name)
+    if not dataset.enabled:
+        return None
+    spec = history_spec(name)
+    asset = raw_asset(spec.api, spec.endpoint)
+    doc_md = doc + HISTORY_DOC.format(window=dataset.window_days, coins=dataset.coins(config.universe),
+                                      endpoint=spec.endpoint, table=asset.name,
+                                      start_days_ago=dataset.start_days_ago,
+                                      max_active_runs=dataset.max_active_runs)
+
+    @dag(
+        dag_id=name,
+        schedule=HistoryWindows(dataset.window_days),
+        start_date=start_of_history(datetime.now(UTC), dataset.start_days_ago),
+        catchup=True,
+        max_active_runs=dataset.max_active_runs,
+        default_args=DEFAULT_ARGS,
+        tags=[spec.api, "ingest", "history"],
+        doc_md=doc_md,
+    )
+    def history():
+        @task(task_id="plan", pool=spec.api)  # it may land the listing first: a call
+        def plan(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> list:
+            """The run's coins (resolved once, stored with the run) in batches, for the run's interval."""
+            from cryptoflow.history import plan_history
+
+            return plan_history(name, interval_start=data_interval_start, interval_end=data_interval_end,
+                                run_after=dag_run.run_after, dag_id=dag_run.dag_id, run_id=run_id)
+
+        @task(task_id=f"land_{spec.endpoint}", pool=spec.api, outlets=[asset],
+              map_index_template="{{ batch_label }}")
+        def land(batch: dict, dag_run=None, run_id=None) -> dict:
+            """One call per coin and window of the batch, each coin landed with its progress."""
+            from airflow.sdk import get_current_context
+
+            from cryptoflow.history import land_history_batch
+
+            coins = batch["coins"]
+            get_current_context()["batch_label"] = f"{coins[0]} .. {coins[-1]} ({len(coins)})"
+            return land_history_batch(name, batch, dag_id=dag_run.dag_id, run_id=run_id)
+
+        land.expand(batch=plan())
+
+    return history()
+
+
+def _label(call: dict) -> str:
+    """A short name for one request of a batch (its id, or its first bundled id), for the UI."""
+    values = call.get("path_values") or {}
+    if values:
+        return ",".join(str(v) for v in values.values())
+    params = call.get("params") or {}
+    for name in ("id", "contract_address"):
+        if params.get(name):
+            head = str(params[name]).split(",")
+            return head[0][:12] + (f" +{len(head) - 1}" if len(head) > 1 else "")
+    return "-"

@@ -10,7 +10,7 @@ writes SQL and never talks HTTP.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -35,10 +35,14 @@ CREATE TABLE IF NOT EXISTS {table} (
     body_json       jsonb       GENERATED ALWAYS AS (body::jsonb) STORED,
     body_sha256     text        NOT NULL,
     landed_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- the landing transaction's id: rows become visible in commit order, not landed_at order, so an
+    -- incremental reader keeps a snapshot's xmin as its watermark (see dbt macro commit_watermark)
+    landed_xid      xid8        NOT NULL DEFAULT pg_current_xact_id(),
     CONSTRAINT {unique} UNIQUE (request_key, interval_start, interval_end, page),
     CONSTRAINT {interval_check} CHECK (interval_end >= interval_start)
 );
 CREATE INDEX IF NOT EXISTS {landed_index} ON {table} (landed_at);
+CREATE INDEX IF NOT EXISTS {xid_index} ON {table} (landed_xid);
 CREATE INDEX IF NOT EXISTS {fetched_index} ON {table} (fetched_at);
 """
 
@@ -82,18 +86,34 @@ def ensure_raw_table(cur, raw_table: str) -> None:
     Two first landings racing on ``CREATE TABLE IF NOT EXISTS`` can collide in the catalog, so creation
     happens under an advisory lock on the table's name (taken only while the table is missing).
     """
-    cur.execute("SELECT to_regclass(%s)", (raw_table,))
-    if cur.fetchone()[0] is not None:
+    cur.execute("""SELECT to_regclass(%s) IS NOT NULL,
+                          EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s)
+                                  AND attname = 'landed_xid' AND NOT attisdropped)""", (raw_table, raw_table))
+    exists, has_xid = cur.fetchone()
+    if exists and has_xid:
         return
     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl|{raw_table}",))
     schema, name = raw_table.split(".", 1)
+    if exists:  # a table landed before landed_xid existed: rows it holds get the upgrade's id
+        cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS landed_xid xid8 NOT NULL "
+                            "DEFAULT pg_current_xact_id()").format(sql.Identifier(schema, name)))
     cur.execute(sql.SQL(RAW_TABLE_DDL).format(
         table=sql.Identifier(schema, name),
         unique=sql.Identifier(f"{name}_request_interval_page"),
         interval_check=sql.Identifier(f"{name}_interval_order"),
         landed_index=sql.Identifier(f"{name}_landed_at"),
         fetched_index=sql.Identifier(f"{name}_fetched_at"),
+        xid_index=sql.Identifier(f"{name}_landed_xid"),
     ))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request's response pages, to land under one key (see :func:`land_many`)."""
+
+    endpoint: str  # the concrete path, such as /coins/bitcoin
+    request_key: str
+    pages: Sequence[LandingPage]
 
 
 def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str, interval_start: datetime,
@@ -103,46 +123,71 @@ def land(conn, *, raw_table: str, source: str, endpoint: str, request_key: str, 
     ``conn`` is a psycopg (3) connection, in autocommit or not: the work runs in one transaction block,
     committed on success and rolled back on any error, so either every page lands or none does.
     """
+    return land_many(conn, raw_table=raw_table, source=source, interval_start=interval_start,
+                     interval_end=interval_end, run_id=run_id,
+                     requests=[Request(endpoint, request_key, pages)])[0]
+
+
+def land_many(conn, *, raw_table: str, source: str, interval_start: datetime, interval_end: datetime,
+              run_id: str, requests: Sequence[Request], also: Callable[[Any], None] | None = None
+              ) -> list[Landed]:
+    """:func:`land` for several requests of one interval (a batch of per-coin calls), in one
+    transaction: every request's rows are replaced, or none are. ``also(cursor)`` writes what must
+    commit with them (a history run's progress row)."""
+    if not requests:
+        raise ValueError(f"{raw_table}: no requests to land for [{interval_start}, {interval_end})")
+    out = []
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            ensure_raw_table(cur, raw_table)
+            for request in requests:
+                out.append(_replace(cur, raw_table=raw_table, source=source, request=request,
+                                    interval_start=interval_start, interval_end=interval_end, run_id=run_id))
+            if also is not None:
+                also(cur)
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    return out
+
+
+def _replace(cur, *, raw_table: str, source: str, request: Request, interval_start: datetime,
+             interval_end: datetime, run_id: str) -> Landed:
+    pages, request_key, endpoint = request.pages, request.request_key, request.endpoint
     if not pages:
         raise ValueError(f"{raw_table}: nothing to land for {request_key} [{interval_start}, {interval_end})")
     schema, name = raw_table.split(".", 1)
     table = sql.Identifier(schema, name)
     lock_key = f"{raw_table}|{request_key}|{interval_start.isoformat()}|{interval_end.isoformat()}"
-    try:
-        with conn.transaction(), conn.cursor() as cur:
-            ensure_raw_table(cur, raw_table)
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
-            cur.execute(
-                sql.SQL("DELETE FROM {} WHERE request_key = %s AND interval_start = %s AND interval_end = %s")
-                .format(table),
-                (request_key, interval_start, interval_end),
-            )
-            replaced = cur.rowcount
-            rows = [
-                (source, endpoint, request_key, orjson.dumps(page.params).decode(), number, interval_start,
-                 interval_end, page.status, page.fetched_at, run_id, page.text,
-                 hashlib.sha256(page.text.encode()).hexdigest())
-                for number, page in enumerate(pages, start=1)
-            ]
-            cur.executemany(
-                sql.SQL("""INSERT INTO {} (source, endpoint, request_key, request_params, page,
-                                           interval_start, interval_end, http_status, fetched_at, run_id,
-                                           body, body_sha256)
-                           VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)""").format(table),
-                rows,
-            )
-            n_bytes = sum(len(page.text.encode()) for page in pages)
-            n_records = sum(page.records for page in pages)
-            cur.execute(
-                """INSERT INTO ops.landing_audit (raw_table, source, endpoint, request_key, interval_start,
-                                                  interval_end, run_id, pages, records, bytes, rows_replaced)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (raw_table, source, endpoint, request_key, interval_start, interval_end, run_id, len(pages),
-                 n_records, n_bytes, replaced),
-            )
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
+    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+    cur.execute(
+        sql.SQL("DELETE FROM {} WHERE request_key = %s AND interval_start = %s AND interval_end = %s")
+        .format(table),
+        (request_key, interval_start, interval_end),
+    )
+    replaced = cur.rowcount
+    rows = [
+        (source, endpoint, request_key, orjson.dumps(page.params).decode(), number, interval_start,
+         interval_end, page.status, page.fetched_at, run_id, page.text,
+         hashlib.sha256(page.text.encode()).hexdigest())
+        for number, page in enumerate(pages, start=1)
+    ]
+    cur.executemany(
+        sql.SQL("""INSERT INTO {} (source, endpoint, request_key, request_params, page,
+                                   interval_start, interval_end, http_status, fetched_at, run_id,
+                                   body, body_sha256)
+                   VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)""").format(table),
+        rows,
+    )
+    n_bytes = sum(len(page.text.encode()) for page in pages)
+    n_records = sum(page.records for page in pages)
+    cur.execute(
+        """INSERT INTO ops.landing_audit (raw_table, source, endpoint, request_key, interval_start,
+                                          interval_end, run_id, pages, records, bytes, rows_replaced)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (raw_table, source, endpoint, request_key, interval_start, interval_end, run_id, len(pages),
+         n_records, n_bytes, replaced),
+    )
     return Landed(raw_table, request_key, interval_start.isoformat(), interval_end.isoformat(), len(pages),
                   n_records, n_bytes, replaced)

@@ -222,12 +222,18 @@ class Controls:
     when the API answered 429.
     """
 
-    def __init__(self, conn, api: Api, key: str | None, plan: Plan, config: Config) -> None:
+    def __init__(self, conn, api: Api, key: str | None, plan: Plan, config: Config, *,
+                 lane: str = "live") -> None:
         self.conn = conn
         self.api = api
         self.key_id = key_id(key)
         self.bucket = f"{api.name}:{self.key_id}"
         self.settings = config.api(api.name)
+        # A history call takes a permit of its own lane first, whose rate leaves history.live_share of the
+        # limit to the live DAGs, then one of the shared bucket (which alone holds the API's limit).
+        share = config.history_live_share
+        self.lane_bucket = f"{self.bucket}:history" if lane == "history" and share > 0 else None
+        self.lane_rate = self.settings.calls_per_minute * (1 - share)
         self.control = config.control
         self.daily_budget = (self.settings.daily_credits if self.settings.daily_credits is not None
                              else plan.daily_credits)
@@ -236,18 +242,19 @@ class Controls:
         self.context = _airflow_context()
         self.statements = 0  # what the controls cost, for the benchmark
         self.last_slot: datetime | None = None  # the slot of the last permit (its call went at or after it)
+        self.last_lane_slot: datetime | None = None  # a history call's slot in its lane
         self._ensure()
 
     @classmethod
     def open(cls, api: Api, key: str | None, plan: Plan, *, conn_id: str | None = None,
-             config: Config | None = None) -> Controls:
+             config: Config | None = None, lane: str = "live") -> Controls:
         """Controls on a new connection to the warehouse (the Airflow connection ``conn_id``)."""
         from cryptoflow import warehouse
 
         conn = warehouse.connect(conn_id or warehouse.WAREHOUSE_CONN_ID)
         warehouse.migrate(conn)
         conn.autocommit = True
-        return cls(conn, api, key, plan, config or load_config())
+        return cls(conn, api, key, plan, config or load_config(), lane=lane)
 
     def close(self) -> None:
         self.conn.close()
@@ -260,10 +267,14 @@ class Controls:
 
     def _ensure(self) -> None:
         c, s = self.control, self.settings
-        self._run(ENSURE_BUCKET, {"bucket": self.bucket, "api": self.api.name, "key_id": self.key_id,
-                                  "cap": s.calls_per_minute, "margin": c.safety_margin_s,
-                                  "recover": c.recover_per_minute, "decrease": c.decrease_factor,
-                                  "floor": c.min_rate_fraction})
+        buckets = [(self.bucket, s.calls_per_minute)]
+        if self.lane_bucket:
+            buckets.append((self.lane_bucket, self.lane_rate))
+        for bucket, cap in buckets:
+            self._run(ENSURE_BUCKET, {"bucket": bucket, "api": self.api.name, "key_id": self.key_id,
+                                      "cap": cap, "margin": c.safety_margin_s,
+                                      "recover": c.recover_per_minute, "decrease": c.decrease_factor,
+                                      "floor": c.min_rate_fraction})
         self._run(ENSURE_BREAKER, {"api": self.api.name, "threshold": s.breaker.failures,
                                    "cooldown": s.breaker.cooldown_s})
         if self.budgeted:
@@ -324,7 +335,22 @@ class Controls:
             f"Raise apis.{self.api.name}.{which}_credits in cryptoflow.yaml or call less often.")
 
     def take_permit(self, where: str, sleep: Callable[[float], None]) -> float:
-        """Take the next permit of the shared bucket and sleep until its slot; return the wait."""
+        """Take the next permit of the shared bucket (a history call: of its lane first) and sleep until
+        its slot; return the wait."""
+        waited = 0.0
+        if self.lane_bucket:
+            slot, now, *_ = self._run(TAKE_PERMIT, {"bucket": self.lane_bucket})
+            self.last_lane_slot = slot
+            waited = max(0.0, (slot - now).total_seconds())
+            if waited > 0:
+                log.log(logging.INFO if waited >= 1 else logging.DEBUG,
+                        "%s: waiting %.1f s for a history permit (history keeps to %.1f/min, leaving "
+                        "%.0f%% of the limit to the live DAGs)", where, waited, self.lane_rate,
+                        100 * (1 - self.lane_rate / self.settings.calls_per_minute))
+                sleep(waited)
+        return waited + self._take_shared(where, sleep)
+
+    def _take_shared(self, where: str, sleep: Callable[[float], None]) -> float:
         slot, now, rate, blocked_until, cap = self._run(TAKE_PERMIT, {"bucket": self.bucket})
         self.last_slot = slot
         wait = max(0.0, (slot - now).total_seconds())
@@ -380,7 +406,7 @@ def _hms(when: datetime | None) -> str:
 # --------------------------------------------------------------------------------------------------
 
 STATUS_QUERY = """
-SELECT a.api, l.cap_per_min,
+SELECT a.api, l.bucket, l.cap_per_min,
        CASE WHEN l.cut_at IS NULL THEN l.cap_per_min
             ELSE least(l.cap_per_min, l.rate_per_min + l.cap_per_min * l.recover_per_min
                        * greatest(0, extract(epoch FROM now() - l.cut_at)) / 60.0) END,
@@ -407,9 +433,10 @@ def status(conn) -> list[str]:
         cur.execute(STATUS_QUERY)
         rows = cur.fetchall()
     out = []
-    for (api, cap, rate, blocked, blocked_until, permits, limited, state, failures, open_until, last_error,
+    for (api, bucket, cap, rate, blocked, blocked_until, permits, limited, state, failures, open_until, last_error,
          day_used, daily, month_used, monthly, calls_hour, limited_hour) in rows:
-        line = f"{api:<10} limiter {rate:.1f}/{cap:g} per min, {permits} permits, {limited} x 429"
+        lane = bucket is not None and bucket.endswith(":history")  # the history lane of this API's bucket
+        line = f"{api + ':history' * lane:<10} limiter {rate:.1f}/{cap:g} per min, {permits} permits, {limited} x 429"
         if blocked:
             line += f", paused until {_hms(blocked_until)}"
         line += f" | breaker {state}"
@@ -417,6 +444,7 @@ def status(conn) -> list[str]:
             line += f" until {_hms(open_until)} ({failures} failures; last: {last_error})"
         if daily is not None or monthly is not None:
             line += f" | credits today {day_used}/{daily or '-'}, month {month_used}/{monthly or '-'}"
-        line += f" | last hour {calls_hour} calls, {limited_hour} x 429"
+        if not lane:
+            line += f" | last hour {calls_hour} calls, {limited_hour} x 429"
         out.append(line)
     return out or ["control layer: no call made yet"]

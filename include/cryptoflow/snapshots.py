@@ -48,3 +48,13 @@ def snapshot_interval(
             f"answers only for now, so fetching it would file today's data under a past interval; nothing "
             f"was fetched, landed or deleted. History comes from {history}.")
     return start, end
+
+
+def current_interval(schedule: str, now: datetime) -> tuple[datetime, datetime]:
+    """The interval of cron ``schedule`` that ended last at or before ``now`` (what its scheduled run
+    for the latest tick lands)."""
+    from croniter import croniter
+
+    ticks = croniter(schedule, now + timedelta(microseconds=1))  # a tick at now itself ends an interval
+    end = ticks.get_prev(datetime).replace(fold=0)
+    return ticks.get_prev(datetime).replace(fold=0), end

@@ -4,11 +4,24 @@ Pure functions, no I/O: given the status, content type and text of a response, e
 body and its records, or raise :class:`InvalidBody` saying what was wrong (malformed JSON, an HTML page,
 a missing field, a string where a number belongs, an empty page, an error inside a 200). The client adds
 where (API, endpoint, parameters, interval) to the message.
+
+The typed checks promise one thing: a value that passes can never fail the cast a dbt staging model makes
+of ``record ->> 'field'`` (text from ``jsonb``): ``numeric`` values cast ``::numeric``, ``integers``
+``::bigint``, ``timestamps`` ``::timestamptz`` (and mean the same instant whatever the session's time
+zone). Facts behind the checks:
+
+- orjson refuses ``NaN``, ``Infinity`` and numbers that overflow a double (``1e400``) as malformed JSON,
+  so every number it yields is finite, and Postgres ``numeric`` holds every finite double and integer.
+- ``'1.0'::bigint`` fails (``jsonb`` keeps the ``.0``), so an integer field refuses every JSON number
+  written as a float, even ``3.0`` or ``1e3``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -49,7 +62,7 @@ def records_of(body: Any, rule: BodyRule) -> list[Any]:
     except KeyError as exc:
         where = ".".join(rule.items_path)
         raise InvalidBody(f"missing {where!r} (no key {exc.args[0]!r})") from None
-    if rule.kind == "list":
+    if rule.kind in ("list", "rows"):
         if not isinstance(data, list):
             raise InvalidBody(f"expected a JSON array of records, got {type(data).__name__}")
         return data
@@ -77,8 +90,72 @@ def flatten_map(data: dict) -> list[Any]:
     return out
 
 
+BIGINT = (-(2**63), 2**63 - 1)
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ids sent as strings (CMC DEX); longer cannot fit a bigint
+# ISO-8601 date and time with an explicit UTC designator: Z, +00:00, +0000 or +00.
+_UTC_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?(?:Z|\+00(?::?00)?)"
+)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and BIGINT[0] <= value <= BIGINT[1]
+
+
+def _is_utc_timestamp(value: Any) -> bool:
+    match = _UTC_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return False
+    try:  # the calendar: no month 13, no 30 February, no hour 24 or second 60
+        datetime(*(int(part or 0) for part in match.groups()))
+    except ValueError:
+        return False
+    return True
+
+
+# (rule field, check, what the message says was expected)
+TYPED = (
+    ("numeric", _is_number, "a number"),
+    ("integers", _is_integer, "an integer"),
+    ("timestamps", _is_utc_timestamp, "an ISO-8601 UTC timestamp"),
+)
+MISSING = object()
+
+
+def reach(record: Any, path: str) -> list[tuple[str, Any]]:
+    """``(where, value)`` for every value a rule's ``path`` reaches in ``record``.
+
+    ``path`` is dotted; a ``[]`` segment means every element of a list (``quotes[].quote[].open``), a
+    segment of digits a position in an array (``0`` of a ``[ms, value]`` row). ``where`` is the concrete
+    path (``quotes[2].quote[0].open``); ``value`` is :data:`MISSING` where a key is absent (or its parent
+    is null). Something other than a list (or null) where the path says ``[]`` is :class:`InvalidBody`.
+    """
+    found: list[tuple[str, Any]] = [("", record)]
+    for part in path.replace("[]", ".[]").split("."):
+        step: list[tuple[str, Any]] = []
+        for where, node in found:
+            if part != "[]":
+                name = f"{where}.{part}" if where else part
+                if isinstance(node, dict) and part in node:
+                    step.append((name, node[part]))
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    step.append((name, node[int(part)]))
+                else:
+                    step.append((name, MISSING))
+            elif isinstance(node, list):
+                step += [(f"{where}[{i}]", item) for i, item in enumerate(node)]
+            elif node is None or node is MISSING:
+                step.append((f"{where}[]", MISSING))
+            else:
+                raise InvalidBody(f"field {where!r} is {type(node).__name__}, expected a list")
+        found = step
+    return found
 
 
 def check_status(body: Any, rule: BodyRule) -> None:
@@ -95,34 +172,40 @@ def check_status(body: Any, rule: BodyRule) -> None:
 
 
 def check_records(records: list[Any], rule: BodyRule, *, first_page: bool = True) -> None:
-    """Every record has the required fields and numbers where numbers belong."""
+    """Every record has the required fields, and the typed fields hold what staging will cast them to."""
     if not records and not rule.allow_empty:
         raise InvalidBody("empty page" if not first_page else "empty response: no records")
-    nullable = set(rule.nullable)
+    shape, shape_name = (list, "an array") if rule.kind == "rows" else (dict, "an object")
     for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise InvalidBody(f"record {index} is {type(record).__name__}, not an object")
-        label = record.get("id", index)
-        for name in rule.required:
-            try:
-                value = _dig(record, name.split("."))
-            except KeyError:
-                raise InvalidBody(f"record {label!r}: missing field {name!r}") from None
+        if not isinstance(record, shape):
+            raise InvalidBody(f"record {index} is {type(record).__name__}, not {shape_name}")
+        label = record.get("id", index) if isinstance(record, dict) else index
+        try:
+            check_record(record, rule)
+        except InvalidBody as exc:
+            raise InvalidBody(f"record {label!r}: {exc}") from None
+
+
+def check_record(record: Any, rule: BodyRule) -> None:
+    """One record against ``rule``; the message names the field (the caller adds the record)."""
+    nullable = set(rule.nullable)
+    for name in rule.required:
+        for where, value in reach(record, name):
+            if value is MISSING:
+                raise InvalidBody(f"missing field {where!r}")
             if value is None and name not in nullable:
-                raise InvalidBody(f"record {label!r}: field {name!r} is null")
-        for name in rule.numeric:
-            try:
-                value = _dig(record, name.split("."))
-            except KeyError:
-                continue  # absence is the business of `required`
-            if value is None:
-                if name not in nullable:
-                    raise InvalidBody(f"record {label!r}: field {name!r} is null, expected a number")
-                continue
-            if not _is_number(value):
-                raise InvalidBody(
-                    f"record {label!r}: field {name!r} is {type(value).__name__} {value!r}, expected a number"
-                )
+                raise InvalidBody(f"field {where!r} is null")
+    for kind, check, expected in TYPED:
+        for name in getattr(rule, kind):
+            for where, value in reach(record, name):
+                if value is MISSING:
+                    continue  # absence is the business of `required`
+                if value is None:
+                    if name not in nullable:
+                        raise InvalidBody(f"field {where!r} is null, expected {expected}")
+                elif not check(value):
+                    kind_of = type(value).__name__
+                    raise InvalidBody(f"field {where!r} is {kind_of} {value!r}, expected {expected}")
 
 
 def validate(text: str, content_type: str | None, rule: BodyRule, *, first_page: bool = True

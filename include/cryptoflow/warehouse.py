@@ -104,6 +104,43 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX IF NOT EXISTS api_call_api_time ON ops.api_call (api, called_at);
     """),
+    # History runs (cryptoflow.history): each run's coins, resolved once; each coin window landed, so a
+    # retried run resumes; each mapped batch, so a finished one run again starts over.
+    ("0004_history", """
+        CREATE TABLE IF NOT EXISTS ops.history_universe (
+            dag_id          text        NOT NULL,
+            run_id          text        NOT NULL,
+            rank            integer     NOT NULL,
+            coin_id         text        NOT NULL,
+            resolved_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (dag_id, run_id, rank)
+        );
+        CREATE TABLE IF NOT EXISTS ops.history_batches (
+            dag_id          text        NOT NULL,
+            run_id          text        NOT NULL,
+            batch           integer     NOT NULL,
+            interval_start  timestamptz NOT NULL,
+            interval_end    timestamptz NOT NULL,
+            coins           integer     NOT NULL,
+            started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            completed_at    timestamptz,
+            PRIMARY KEY (dag_id, run_id, batch)
+        );
+        CREATE TABLE IF NOT EXISTS ops.history_progress (
+            dag_id          text        NOT NULL,
+            run_id          text        NOT NULL,
+            coin_id         text        NOT NULL,
+            window_start    timestamptz NOT NULL,
+            window_end      timestamptz NOT NULL,
+            interval_start  timestamptz NOT NULL,
+            interval_end    timestamptz NOT NULL,
+            status          text        NOT NULL CHECK (status IN ('landed', 'gone')),
+            calls           integer     NOT NULL,
+            points          integer     NOT NULL,
+            updated_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (dag_id, run_id, coin_id, window_start)
+        );
+    """),
 ]
 
 MIGRATION_LOCK = 7_201_001  # advisory lock key for migrations
@@ -126,7 +163,33 @@ def migrate(conn) -> list[str]:
             cur.execute("INSERT INTO ops.schema_migrations (id) VALUES (%s)", (mig_id,))
             applied_now.append(mig_id)
     conn.commit()
+    ensure_raw_tables(conn)
     return applied_now
+
+
+def raw_tables() -> list[str]:
+    """The raw table of every dataset and history dataset (``raw.<api>__<endpoint>``), whether or not it
+    ever landed."""
+    from cryptoflow.apis import get_api
+    from cryptoflow.catalog import SPECS
+    from cryptoflow.history import HISTORY_SPECS
+
+    return sorted({get_api(spec.api).raw_table(spec.endpoint) for spec in SPECS.values()}
+                  | {spec.raw_table for spec in HISTORY_SPECS.values()})
+
+
+def ensure_raw_tables(conn) -> None:
+    """Create every dataset's raw table that does not exist yet (empty), so that dbt's sources exist from
+    the first landing of any dataset on (a plan-gated dataset's table may never receive a row)."""
+    from cryptoflow.landing import ensure_raw_table
+
+    tables = raw_tables()
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (tables,))
+        missing = [row[0] for row in cur.fetchall()]
+        for table in missing:
+            ensure_raw_table(cur, table)
+    conn.commit()
 
 
 def connect(conn_id: str = WAREHOUSE_CONN_ID):

@@ -59,9 +59,37 @@ def test_every_api_task_runs_in_its_apis_pool(dagbag):
 def test_scheduled_dags_have_non_zero_data_intervals(dagbag):
     from airflow.sdk import CronDataIntervalTimetable
 
+    from cryptoflow.timetables import HistoryWindows
+
     for dag_id, dag in dagbag.dags.items():
-        if "ingest" in dag.tags:
+        if "snapshot" in dag.tags:
             assert isinstance(dag.timetable, CronDataIntervalTimetable), dag_id
+        elif "history" in dag.tags:
+            assert isinstance(dag.timetable, HistoryWindows), dag_id
+
+
+def test_every_history_dataset_is_a_catchup_dag_of_its_windows(dagbag):
+    """Each history dataset is ``dags/<name>.py``: catchup on from its start, one window per run, its
+    ``plan`` task before the mapped landing that emits the raw table's Asset."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptoflow.config import HISTORY_DATASETS, load_config
+    from cryptoflow.history import history_spec
+
+    config = load_config()
+    history = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "history" in dag.tags}
+    assert set(history) == set(HISTORY_DATASETS)
+    for name, (api, _) in HISTORY_DATASETS.items():
+        dag, settings = history[name], config.history_dataset(name)
+        assert Path(dag.fileloc) == DAGS_DIR / f"{name}.py", name
+        assert api in dag.tags and dag.catchup is True, name
+        assert dag.timetable.window == timedelta(days=settings.window_days), name
+        assert dag.max_active_runs == settings.max_active_runs, name
+        age = datetime.now(UTC) - dag.start_date
+        assert timedelta(days=settings.start_days_ago) <= age < timedelta(days=settings.start_days_ago + 1)
+        land = dag.get_task(f"land_{history_spec(name).endpoint}")
+        assert land.upstream_task_ids == {"plan"}, name
+        assert [o.name for o in land.outlets] == [history_spec(name).raw_table], name
 
 
 def dbt_source_tables() -> set[str]:
@@ -88,11 +116,12 @@ def test_dbt_dag_is_scheduled_on_every_raw_asset_dbt_reads(dagbag):
 
 def test_every_dataset_has_exactly_one_dag_file(dagbag):
     """Each dataset of ``config.DATASETS`` is ``dags/<name>.py``, whose one DAG has the dataset's name
-    and its API's tag; every ingest DAG is a dataset."""
+    and its API's tag; every snapshot DAG is a dataset."""
+    from cryptoflow.catalog import spec
     from cryptoflow.config import DATASETS, load_config
 
     config = load_config()
-    ingest = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "ingest" in dag.tags}
+    ingest = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "snapshot" in dag.tags}
     assert set(ingest) == set(DATASETS)
     for name, (api, _) in DATASETS.items():
         dag = ingest[name]
@@ -101,8 +130,13 @@ def test_every_dataset_has_exactly_one_dag_file(dagbag):
         assert dag.timetable.expression == config.dataset(name).schedule, name
         if "snapshot" in dag.tags:  # cryptoflow.dagfactory: one landing task, one run at a time
             assert dag.max_active_runs == 1, name
-            [task] = dag.tasks
-            assert task.task_id.startswith("land_") and len(task.outlets) == 1, name
+            land = [task for task in dag.tasks if task.task_id.startswith("land_")]
+            assert len(land) == 1 and len(land[0].outlets) == 1, name
+            if spec(name).ids is None:  # a dataset over ids selects them first, then lands mapped batches
+                assert [task.task_id for task in dag.tasks] == [land[0].task_id], name
+            else:
+                assert sorted(task.task_id for task in dag.tasks) == sorted(["select_ids", land[0].task_id])
+                assert land[0].upstream_task_ids == {"select_ids"}, name
 
 
 NOWHERE = {

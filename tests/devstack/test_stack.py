@@ -11,12 +11,14 @@ import re
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
 import pytest
 
-from cryptoflow.config import DATASETS
+from cryptoflow.catalog import SPECS
+from cryptoflow.config import DATASETS, HISTORY_DATASETS
 from tests.devstack.conftest import CLI_PROFILE, free_port, run_cli
 
 
@@ -129,26 +131,40 @@ def test_a_broken_dag_file_stops_the_demo_before_airflow_starts(cli_env, cli_loc
 @pytest.mark.slow
 @pytest.mark.skipif(not _sandbox_available(), reason="the API sandbox (cryptoflow.sandbox) cannot run yet")
 def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_env, cli_local_dir,
-                                                                            fresh_cli_databases):
+                                                                            fresh_cli_databases, pg_server):
     """The project's own DAGs under a real scheduler: the hourly ingest runs in its pool, its Asset
     triggers dbt_marts, and the prices mart is filled from the sandbox."""
-    env = cli_env
+    env = {**cli_env, **HISTORY_SETTINGS}
+    away_from_the_hours_edge()
     try:
         first = run_cli("demo", "--timeout", "240", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         out = first.stdout
         for name in ("sandbox", "api-server", "scheduler", "dag-processor", "triggerer"):
             assert f"{name}: started" in out
-        # the consumer first, then every ingest DAG (one per dataset in cryptoflow.yaml)
-        assert f"dags: unpaused dbt_marts, {', '.join(sorted(DATASETS))}\n" in out, out
-        for dag_id in (*DATASETS, "dbt_marts"):
+        # the consumer first, then every ingest DAG (one per dataset in cryptoflow.yaml); the datasets
+        # over ids and the history after the listings they read
+        per_id = sorted([*(name for name in DATASETS if SPECS[name].ids is not None), *HISTORY_DATASETS])
+        listings = sorted(set(DATASETS) - set(per_id))
+        assert f"dags: unpaused dbt_marts, {', '.join(listings)}\n" in out, out
+        assert f"dags: unpaused {', '.join(per_id)}\n" in out, out
+        # the freshness check last, once every dataset landed: every enabled source is fresh
+        assert out.index(f"dags: unpaused {', '.join(per_id)}\n") < out.index(
+            "dags: unpaused dbt_source_freshness\n")
+        assert "demo settings: datasets.coingecko_coins.top_n = 10 (so that the demo ends in minutes" in out
+        for dag_id in (*DATASETS, *HISTORY_DATASETS, "dbt_marts", "dbt_source_freshness"):
             assert f"dags: {dag_id} succeeded" in out, dag_id
         assert f"Airflow UI   http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}" in out
         assert "login        admin / " in out and "(see " not in out
-        assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
+        assert re.search(r"^  fct_price_hourly +table +[\d,]+$", out, re.M), out  # see below, with history
         # every raw table with its rows (one per page landed): 300 coins in 2 pages, 1 for the rest
         assert re.search(r"^raw tables in cryptoflow_devstack_warehouse\n  raw table ", out, re.M), out
         assert re.search(r"^  coingecko__coins_markets +table +2$", out, re.M), out
+        assert re.search(r"^  coingecko__coin +table +10$", out, re.M), out  # one per coin
+        assert re.search(r"^  cmc__cryptocurrency_info +table +3$", out, re.M), out  # 100 ids each
+        # one per network per run: a demo that outlasts a quarter hour lands a second 15-minute interval
+        quotes = re.search(r"^  cmc_dex__pairs_quotes_latest +table +(\d+)$", out, re.M)
+        assert quotes and int(quotes.group(1)) in {2, 4, 6}, out
         assert re.search(r"^  cmc__cryptocurrency_listings_latest +table +1$", out, re.M), out
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == {"sandbox", "api-server", "scheduler", "dag-processor", "triggerer"}
@@ -160,11 +176,29 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert "(connections 3 unchanged; pools 3 unchanged)" in second.stdout
         assert _ours_alive(cli_local_dir) == pids, "a second demo restarts nothing"
 
+        # History catches up from its start: every run of the timetable up to the last midnight, each
+        # of the demo's top coins landed once per run (the demo waited for the first run only)
+        catchup = expected_catchup()
+        assert await_runs(pg_server, "scheduled", len(catchup)) == catchup
+        for start, end in catchup:
+            assert history_raw(pg_server, start, end)[0] == HISTORY_COINS, (start, end)
+        settle(pg_server, "dbt_marts")
+        hours = sum((end - start) // timedelta(hours=1) for start, end in catchup)
+        assert mart_rows(pg_server, catchup[0][0], catchup[-1][1]) == HISTORY_COINS * hours
+
+        # one permit per call, and the fewest calls for the runs made: an hour (or midnight) that turns
+        # while the test runs starts another cycle of the DAGs on that cadence, so calls are counted per run
+        runs = quiet_live_runs(pg_server)
         status = run_cli("status", "--check", env=env)
         assert status.returncode == 0 and status.stdout.count("running") >= 6, status.stdout
-        # one permit per call of the demo's cycle: coins_markets 2 pages, global, trending, exchanges, list
-        assert re.search(r"^coingecko +limiter [0-9.]+/15 per min, 6 permits, 0 x 429 \| breaker closed",
-                         status.stdout, re.M), status.stdout
+        for api, per_run in CALLS_PER_RUN.items():
+            history = len(catchup) * HISTORY_COINS if api == "coingecko" else 0
+            calls = sum(runs.get(dag_id, 0) * n for dag_id, n in per_run.items()) + history
+            assert all(runs.get(dag_id, 0) >= 1 for dag_id in per_run), runs
+            assert re.search(rf"^{api} +limiter [0-9.]+/15 per min, {calls} permits, 0 x 429 \| breaker closed",
+                             status.stdout, re.M), (runs, status.stdout)
+        assert re.search(rf"^coingecko:history +limiter [0-9.]+/12 per min, {len(catchup) * HISTORY_COINS} "
+                         r"permits, 0 x 429", status.stdout, re.M), status.stdout
 
         exports = run_cli("env", env=env)
         script = (exports.stdout + "\npsql -tAc 'SELECT count(*) FROM marts.fct_price_hourly'"
@@ -173,7 +207,9 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
                   "\nairflow pools get coingecko -o plain")
         shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False,
                                env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
-        assert shell.stdout.splitlines()[:2] == ["300", "coingecko"], shell.stdout + shell.stderr
+        # the live hour's 300 coins, and every hour of the history caught up for its coins
+        assert shell.stdout.splitlines()[:2] == [str(300 + HISTORY_COINS * hours), "coingecko"], (
+            shell.stdout + shell.stderr)
         assert re.search(r"^coingecko\s+8\b", shell.stdout, re.M), shell.stdout + shell.stderr
         assert "API_KEY" not in exports.stdout
 
@@ -198,6 +234,35 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
                     f"interval_end) FROM raw.coingecko__coins_markets WHERE run_id = '{run_id}'\"")
         start, end = (float(x) for x in landed.split("|"))
         assert (start, end) == (float(run_after) - 3600, float(run_after)), (landed, row)
+
+        # A backfill of two days long past (make backfill: the plan, then airflow backfill create), and
+        # the same range again with --reprocess-behavior completed: the same run re-run in place, its rows
+        # replaced by the same values in raw and in the mart.
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        asked = (today - timedelta(days=14), today - timedelta(days=13))
+        dates = [f"{d:%Y-%m-%d}" for d in asked]
+        planned = run_cli("backfill", "coingecko_price_history", *dates, env=env)
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        assert (f"backfill coingecko_price_history: 1 run(s) covering [{dates[0]}, "
+                f"{today - timedelta(days=12):%Y-%m-%d}) (UTC days), {HISTORY_COINS} coins") in planned.stdout
+        assert f"  calls    {HISTORY_COINS} (the fewest" in planned.stdout
+        assert (f"$ airflow backfill create --dag-id coingecko_price_history --from-date {dates[0]}"
+                in planned.stdout)
+        interval = (asked[0], today - timedelta(days=12))
+        assert await_runs(pg_server, "backfill", 1) == [interval]
+        settle(pg_server, "dbt_marts")
+        first_raw, first_mart = history_raw(pg_server, *interval), mart_rows(pg_server, *interval, rows=True)
+        assert first_raw[0] == HISTORY_COINS and len(first_mart) == HISTORY_COINS * 48
+
+        again = run_cli("backfill", "coingecko_price_history", *dates, "--reprocess-behavior", "completed",
+                        env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        await_backfills(pg_server, 2)
+        settle(pg_server, "dbt_marts")
+        second_raw = history_raw(pg_server, *interval)
+        assert second_raw[:2] == first_raw[:2]  # the same rows: count and bodies (sha256)
+        assert not set(second_raw[2]) & set(first_raw[2])  # ... landed again: every row replaced
+        assert mart_rows(pg_server, *interval, rows=True) == first_mart
     finally:
         down = run_cli("down", env=env)
     assert down.returncode == 0, down.stderr
@@ -206,6 +271,124 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
     assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
                for pid in pids.values())
     assert run_cli("status", "--check", env=env).returncode == 3
+
+
+def away_from_the_hours_edge(margin_s: float = 90) -> None:
+    """Wait past the hour when it is about to turn: a scheduler that starts in an hour's last seconds
+    creates the hourly DAGs' run for the hour before and, moments later, the one for the hour that just
+    ended (two landings each, rightly), and the counts below assume one."""
+    now = datetime.now(UTC)
+    left = 3600 - (now.minute * 60 + now.second)
+    if left < margin_s:
+        time.sleep(left + 5)
+
+
+HISTORY_COINS = 4
+# the price history of the demo's stack here: 3-day windows from 7 days back (the catchup's last run is
+# one day, its call widened to two), the top 4 coins
+HISTORY_SETTINGS = {"CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__WINDOW_DAYS": "3",
+                    "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__START_DAYS_AGO": "7",
+                    "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__TOP_N": str(HISTORY_COINS)}
+HISTORY_DAG = "coingecko_price_history"
+
+
+def expected_catchup() -> list[tuple[datetime, datetime]]:
+    """The runs catchup makes, worked out from the settings (not from the timetable's code)."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=7)
+    out = []
+    while start < today:
+        out.append((start, min(start + timedelta(days=3), today)))
+        start = out[-1][1]
+    return out
+
+
+# The fewest calls one run of each live DAG makes with the demo's settings: coins_markets 2 pages of 250,
+# one page each for global, trending, exchanges and the coins list, /coins/{id} for the top 10; CMC
+# listings, map, info for 300 ids in 3 calls of 100, fear and greed, global metrics, and the exchange
+# listings skipped on Basic (no call)
+CALLS_PER_RUN = {
+    "coingecko": {"coingecko_markets": 2, "coingecko_global": 1, "coingecko_trending": 1,
+                  "coingecko_exchanges": 1, "coingecko_coins_list": 1, "coingecko_coins": 10},
+    "cmc": {"cmc_listings": 1, "cmc_map": 1, "cmc_info": 3, "cmc_fear_and_greed": 1,
+            "cmc_global_metrics": 1, "cmc_exchange_listings": 0},
+}
+
+
+def quiet_live_runs(pg_server, quiet_s: float = 10, timeout: float = 300) -> dict[str, int]:
+    """Once no live DAG has a queued or running run for ``quiet_s``: the scheduled runs each succeeded."""
+    dag_ids = [d for per_run in CALLS_PER_RUN.values() for d in per_run]
+    deadline, quiet = time.monotonic() + timeout, time.monotonic()
+    while True:
+        rows = _rows(pg_server, "airflow", "SELECT dag_id, state, count(*) FROM dag_run WHERE dag_id = ANY(%s) "
+                     "AND run_type = 'scheduled' GROUP BY 1, 2", (dag_ids,))
+        assert not [r for r in rows if r[1] == "failed"], rows
+        if any(state in ("queued", "running") for _, state, _ in rows):
+            quiet = time.monotonic()
+        elif time.monotonic() - quiet >= quiet_s:
+            return {dag_id: n for dag_id, state, n in rows if state == "success"}
+        assert time.monotonic() < deadline, rows
+        time.sleep(1)
+
+
+def _rows(pg_server, db: str, query: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(pg_server.dsn_for(f"cryptoflow_{CLI_PROFILE}_{db}"), autocommit=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def await_runs(pg_server, run_type: str, count: int, timeout: float = 300) -> list[tuple[datetime, datetime]]:
+    """The intervals of the history DAG's ``run_type`` runs once ``count`` of them have succeeded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _rows(pg_server, "airflow", "SELECT data_interval_start, data_interval_end, state "
+                     "FROM dag_run WHERE dag_id = %s AND run_type = %s ORDER BY data_interval_start",
+                     (HISTORY_DAG, run_type))
+        assert not [r for r in runs if r[2] == "failed"], runs
+        if len(runs) >= count and all(r[2] == "success" for r in runs):
+            return [(a, b) for a, b, _ in runs]
+        assert time.monotonic() < deadline, runs
+        time.sleep(2)
+
+
+def await_backfills(pg_server, count: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        done = _rows(pg_server, "airflow", "SELECT count(*) FROM backfill WHERE dag_id = %s "
+                     "AND completed_at IS NOT NULL", (HISTORY_DAG,))[0][0]
+        if done >= count:
+            await_runs(pg_server, "backfill", 1)
+            return
+        assert time.monotonic() < deadline, done
+        time.sleep(2)
+
+
+def settle(pg_server, dag_id: str, quiet_s: float = 15, timeout: float = 300) -> None:
+    """Until ``dag_id`` has had no queued or running run for ``quiet_s`` (asset-triggered runs follow)."""
+    deadline, quiet = time.monotonic() + timeout, time.monotonic()
+    while time.monotonic() - quiet < quiet_s:
+        active = _rows(pg_server, "airflow", "SELECT count(*) FROM dag_run WHERE dag_id = %s AND state IN "
+                       "('queued', 'running')", (dag_id,))[0][0]
+        if active:
+            quiet = time.monotonic()
+        assert time.monotonic() < deadline, f"{dag_id} still running"
+        time.sleep(1)
+
+
+def history_raw(pg_server, start: datetime, end: datetime) -> tuple[int, list[str], list[int]]:
+    """(rows, their bodies' sha256 sorted, their landing ids) of the history landed for an interval."""
+    rows = _rows(pg_server, "warehouse", "SELECT body_sha256, landing_id FROM "
+                 "raw.coingecko__coins_market_chart_range WHERE interval_start = %s AND interval_end = %s "
+                 "ORDER BY endpoint", (start, end))
+    return len(rows), sorted(r[0] for r in rows), [r[1] for r in rows]
+
+
+def mart_rows(pg_server, start: datetime, end: datetime, *, rows: bool = False):
+    query = ("SELECT asset_id, price_hour, price_usd, market_cap_usd, volume_24h_usd "
+             "FROM marts.fct_price_hourly WHERE price_hour >= %s AND price_hour < %s ORDER BY 1, 2")
+    found = _rows(pg_server, "warehouse", query, (start, end))
+    return found if rows else len(found)
 
 
 def test_env_starts_nothing(cli_env, cli_local_dir):
@@ -258,7 +441,7 @@ def test_celery_demo_runs_the_dags_on_two_workers_and_down_stops_everything(
             assert f"{name}: started" in out
         assert out.index("scheduler: started") < out.index("celery-worker1: started")
         assert "coingecko_markets succeeded" in out and "dbt_marts succeeded" in out
-        assert re.search(r"^  fct_price_hourly +table +300$", out, re.M), out
+        assert re.search(r"^  fct_price_hourly +table +[\d,]+$", out, re.M), out  # live 300 + the history
         pids = _ours_alive(cli_local_dir)
         assert set(pids) == components
 
@@ -286,7 +469,7 @@ def test_celery_demo_runs_the_dags_on_two_workers_and_down_stops_everything(
             if (results >= len(tis) and sum(done) >= len(tis)) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert {dag for dag, *_ in tis} == {*DATASETS, "dbt_marts"}
+        assert {dag for dag, *_ in tis} == {*DATASETS, *HISTORY_DATASETS, "dbt_marts", "dbt_source_freshness"}
         assert {queue for *_, queue in tis} == {f"cryptoflow_{CLI_PROFILE}"}
         # every task succeeded, but the plan-gated one, which skips on the sandbox's Basic CMC key
         assert {(dag, state) for dag, _, state, _ in tis if state != "success"} == {

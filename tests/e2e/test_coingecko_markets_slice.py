@@ -15,19 +15,31 @@ import pytest
 import requests
 
 from cryptoflow.apis import get_api
-from tests.helpers import airflow_cli
+from tests.helpers import airflow_cli, audits_since, empty_warehouse, last_audit_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # The last full hour: a snapshot DAG lands only its current interval (a past one is skipped). The
 # sandbox's clock is frozen inside it, so "now" answers are the same on every call.
-_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-INTERVAL = (_HOUR - timedelta(hours=1), _HOUR)
-SANDBOX_NOW = INTERVAL[0] + timedelta(minutes=17, seconds=23)
-# `dags test` files a manual run under the interval that ends at its logical date.
-LOGICAL_DATE = INTERVAL[1].isoformat()
-PAST_INTERVAL = (INTERVAL[0] - timedelta(days=3), INTERVAL[1] - timedelta(days=3))
+# Set when the module's tests start (clock_now), not at import: collection may precede them by more
+# than an hour in a full run, and the interval would then be past (skipped).
+INTERVAL: tuple[datetime, datetime]
+SANDBOX_NOW: datetime
+LOGICAL_DATE: str  # `dags test` files a manual run under the interval that ends at its logical date
+PAST_INTERVAL: tuple[datetime, datetime]
 TOP_N = 300
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clock_now() -> None:
+    global INTERVAL, SANDBOX_NOW, LOGICAL_DATE, PAST_INTERVAL  # noqa: PLW0603 (read by every test here)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    INTERVAL = (hour - timedelta(hours=1), hour)
+    SANDBOX_NOW = INTERVAL[0] + timedelta(minutes=17, seconds=23)
+    LOGICAL_DATE = INTERVAL[1].isoformat()
+    PAST_INTERVAL = (INTERVAL[0] - timedelta(days=3), INTERVAL[1] - timedelta(days=3))
+
+
 MARKETS = get_api("coingecko").endpoint("coins_markets")
 
 
@@ -79,9 +91,11 @@ def run_slice(env: dict[str, str]) -> str:
 
 
 def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db, warehouse):
+    empty_warehouse(warehouse)  # a manual dbt_marts run builds (and tests) everything landed
     sandbox.reset()
     sandbox.set_clock(SANDBOX_NOW)
     env = {**api_connections, "CRYPTOFLOW__UNIVERSE__TOP_N": str(TOP_N)}
+    audited = last_audit_id(warehouse)  # other tests of the session may have landed this interval
 
     output = run_slice(env)
 
@@ -124,10 +138,9 @@ def test_markets_slice_end_to_end_and_rerun(sandbox, api_connections, airflow_db
     assert warehouse.execute("SELECT count(*) FROM raw.coingecko__coins_markets WHERE interval_start = %s",
                              (INTERVAL[0],)).fetchone()[0] == len(raw)
     assert mart(warehouse) == first
-    replaced = warehouse.execute(
-        "SELECT rows_replaced FROM ops.landing_audit WHERE raw_table = 'raw.coingecko__coins_markets' "
-        "AND interval_start = %s ORDER BY audit_id", (INTERVAL[0],)).fetchall()
-    assert [r[0] for r in replaced] == [0, expected_calls]
+    audits = audits_since(warehouse, audited, "raw.coingecko__coins_markets")
+    assert [(pages_, replaced) for _, pages_, replaced in audits] == [(expected_calls, 0),
+                                                                      (expected_calls, expected_calls)]
 
 
 def calls_to(accounting: dict, endpoint_name: str) -> int:

@@ -17,12 +17,12 @@ from typing import Any
 
 import psycopg
 import pytest
-import requests
 
 from cryptoflow.apis import get_api
 from cryptoflow.config import load_config
 from tests.conftest import reset_controls
 from tests.helpers import airflow_cli
+from tests.helpers import sandbox_pages as fetch_pages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # at or before that date; the current hour's date keeps that interval current (a snapshot DAG lands only
 # its current interval) for every cadence here. The sandbox's clock is frozen inside the interval, so
 # "now" answers are the same bytes on every call.
-LOGICAL_DATE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+# (set when the module's tests start, not at import: a full run may collect it more than an hour before)
+LOGICAL_DATE: datetime
 TOP_N = 300
 PLANS = {"coingecko": "demo", "cmc": "basic", "cmc_dex": "basic"}  # the conftest's connections
 
@@ -60,32 +61,12 @@ CASES = [
 ]
 
 
-def items_of(body: Any, items_path: tuple[str, ...]) -> Any:
-    for key in items_path:
-        body = body[key]
-    return body
-
-
 def sandbox_pages(sandbox, case: Case) -> tuple[list[str], int]:
     """The bodies the sandbox serves for the dataset's request, page by page, fetched directly; and how
     many records they hold."""
-    api = get_api(case.api)
-    endpoint = api.endpoint(case.endpoint)
-    plan = api.plan(PLANS[case.api])
-    paginator = endpoint.paginator
-    sent = paginator.first({**endpoint.params, **case.params}, case.wanted)
-    pages, records = [], 0
-    while sent is not None:
-        response = requests.get(sandbox.base_url(case.api, plan.name) + endpoint.path, params=sent,
-                                headers={plan.auth_header: sandbox.key(case.api, plan.name)}, timeout=30)
-        response.raise_for_status()
-        pages.append(response.text)
-        body = json.loads(response.text)
-        items = items_of(body, endpoint.body.items_path)
-        items = items if isinstance(items, list) else [items]
-        records += len(items)
-        sent = paginator.next(sent, items, body, case.wanted)
-    return pages, records
+    pages, records = fetch_pages(sandbox, case.api, PLANS[case.api], case.endpoint, case.params,
+                                 wanted=case.wanted)
+    return pages, len(records)
 
 
 def calls_to(accounting: dict, api: str, endpoint_name: str) -> int:
@@ -124,12 +105,24 @@ class Run:
 GATED = Case("cmc_exchange_listings", "cmc", "exchange_listings_latest")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def clock_now() -> None:
+    global LOGICAL_DATE  # noqa: PLW0603 (read by every test here)
+    LOGICAL_DATE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 @pytest.fixture(scope="module")
-def runs(sandbox, airflow_db) -> dict[str, Run]:
+def runs(sandbox, airflow_db, clock_now) -> dict[str, Run]:
     """``airflow dags test`` of every dataset, once. The datasets whose runs share a data interval run
     together, with the control layer
     and the sandbox at rest and its clock frozen inside that interval; then the sandbox's accounting is
-    read and its bodies for the same requests fetched."""
+    read and its bodies for the same requests fetched. The datasets' raw tables are emptied first: the
+    rows they hold afterwards are these runs' (other tests of the session land some of them too)."""
+    with psycopg.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"], autocommit=True) as conn:
+        for case in [*CASES, GATED]:
+            table = get_api(case.api).raw_table(case.endpoint)
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]:
+                conn.execute(f"TRUNCATE {table}")
     env = {"CRYPTOFLOW__UNIVERSE__TOP_N": str(TOP_N)}
     for api, plan in PLANS.items():
         env[f"AIRFLOW_CONN_{api.upper()}"] = json.dumps({
@@ -188,4 +181,5 @@ def test_a_plan_gated_dataset_is_skipped_with_the_reason_and_calls_nothing(runs,
             "connection cmc is on plan basic, which may not call this endpoint; plans that may: growth, "
             "professional, enterprise") in run.output, run.output[-3000:]
     assert run.calls == 0
-    assert warehouse.execute("SELECT to_regclass('raw.cmc__exchange_listings_latest')").fetchone()[0] is None
+    # its raw table exists, as every dataset's does from the first landing of any (dbt's sources), empty
+    assert warehouse.execute("SELECT count(*) FROM raw.cmc__exchange_listings_latest").fetchone()[0] == 0

@@ -93,4 +93,4 @@ def test_each_landing_writes_an_audit_row(conn):
 def test_migrations_apply_once(conn):
     assert migrate(conn) == []
     ids = [r[0] for r in conn.execute("SELECT id FROM ops.schema_migrations ORDER BY id").fetchall()]
-    assert ids == ["0001_schemas", "0002_landing_audit", "0003_control_layer"]
+    assert ids == ["0001_schemas", "0002_landing_audit", "0003_control_layer", "0004_history"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -38,14 +39,15 @@ def conn(warehouse_dsn):
 
 
 def controls(conn, key="key-a", *, rate=60.0, margin=0.0, failures=3, cooldown=30.0, daily=None,
-             monthly=None, **control) -> Controls:
+             monthly=None, lane="live", live_share=0.2, **control) -> Controls:
     config = load_config(environ={})
     api = replace(config.api("cmc"), calls_per_minute=rate, daily_credits=daily, monthly_credits=monthly,
                   breaker=replace(config.api("cmc").breaker, failures=failures, cooldown_s=cooldown))
     config = replace(config, apis={**config.apis, "cmc": api},
-                     control=replace(config.control, safety_margin_s=margin, **control))
+                     control=replace(config.control, safety_margin_s=margin, **control),
+                     history_live_share=live_share)
     plan = replace(CMC.plan("basic"), daily_credits=None, monthly_credits=None)
-    return Controls(conn, CMC, key, plan, config)
+    return Controls(conn, CMC, key, plan, config, lane=lane)
 
 
 def waits(c: Controls, n: int) -> list[float]:
@@ -60,6 +62,37 @@ def test_permits_are_spaced_by_the_rate_and_the_margin(conn):
     reset_controls(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"])
     assert waits(controls(conn, rate=60, margin=1.5), 3) == pytest.approx([0, 61.5 / 60, 2 * 61.5 / 60],
                                                                           abs=0.05)
+
+
+def test_history_keeps_to_its_share_and_live_calls_find_the_rest(conn):
+    """With live_share 0.25 of 600/min, back-to-back history calls go at 450/min (their lane's slots are
+    60/450 s apart, and each call takes its shared permit after its lane slot) while a live call asked
+    meanwhile is spaced by the shared bucket only, not queued behind the history lane. Real sleeps."""
+    import time
+
+    history = controls(conn, rate=600, lane="history", live_share=0.25)
+    slots, lane = [], []
+    for _ in range(6):
+        history.take_permit(WHERE, time.sleep)
+        slots.append(history.last_slot)
+        lane.append(history.last_lane_slot)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(lane)]
+    assert min(gaps) >= 60 / 450 - 0.001, gaps  # never faster than the lane (a loaded machine: slower)
+    assert all(shared >= own for shared, own in zip(slots, lane, strict=True))
+    lane_next = conn.execute("SELECT tat FROM ops.rate_limiter WHERE bucket = %s",
+                             (history.lane_bucket,)).fetchone()[0]
+    live = controls(conn, rate=600)
+    live.take_permit(WHERE, time.sleep)
+    assert live.last_slot < lane_next or (live.last_slot - slots[-1]).total_seconds() <= 60 / 600 + 0.002
+    # the shared bucket counted every call, history's and live: the API's limit holds for all of them
+    assert conn.execute("SELECT bucket, permits FROM ops.rate_limiter ORDER BY bucket").fetchall() == [
+        (history.bucket, 7), (history.lane_bucket, 6)]
+    # make status: the lane has a line of its own, named so, without the API's last-hour calls again
+    shared, own = status(conn)
+    assert re.match(r"cmc +limiter 600.0/600 per min, 7 permits, 0 x 429 \| breaker closed", shared), shared
+    assert re.fullmatch(r"cmc:history +limiter 450.0/450 per min, 6 permits, 0 x 429 \| breaker closed", own), own
+    # live_share 0: no lane, history takes the shared permits alone
+    assert controls(conn, rate=600, lane="history", live_share=0).lane_bucket is None
 
 
 def test_a_429_pauses_the_bucket_and_cuts_the_rate_once(conn):

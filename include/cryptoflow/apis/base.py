@@ -47,6 +47,9 @@ class SinglePage:
     def calls_for(self, wanted: int) -> int:
         return 1
 
+    def calls_for_all(self, records: int) -> int:
+        return 1
+
 
 @dataclass(frozen=True)
 class PageNumber:
@@ -92,6 +95,11 @@ class PageNumber:
         """The fewest calls that list ``wanted`` items (the call-minimum of the benchmarks)."""
         return _calls(wanted, self.size_for(wanted))
 
+    def calls_for_all(self, records: int) -> int:
+        """Calls that list a whole listing of ``records``: with no total in the answer, paging stops on a
+        short page, so a listing that fills its last page exactly costs one (empty) page more."""
+        return records // self.max_size + 1
+
 
 @dataclass(frozen=True)
 class Offset:
@@ -135,6 +143,10 @@ class Offset:
     def calls_for(self, wanted: int) -> int:
         return _calls(wanted, self.size_for(wanted))
 
+    def calls_for_all(self, records: int) -> int:
+        """Calls that list a whole listing of ``records``: the total in ``status.total_count`` ends it."""
+        return _calls(records, self.max_limit)
+
 
 @dataclass(frozen=True)
 class ScrollCursor:
@@ -174,6 +186,11 @@ class ScrollCursor:
 
     def calls_for(self, wanted: int) -> int:
         return _calls(wanted, self.size_for(wanted))
+
+    def calls_for_all(self, records: int) -> int:
+        """Calls that list a whole listing of ``records``: paging stops on a short batch, so a listing
+        that fills its last batch exactly costs one (empty) batch more."""
+        return records // self.max_limit + 1
 
 
 Paginator = SinglePage | PageNumber | Offset | ScrollCursor
@@ -220,13 +237,25 @@ class BodyRule:
 
     - ``items_path``: where the list (or object) of records lives: ``()`` for the body itself,
       ``("data",)`` for CMC's envelope.
-    - ``kind``: ``"list"`` (a JSON array of records), ``"object"`` (one record), ``"map"`` (an
+    - ``kind``: ``"list"`` (a JSON array of records), ``"rows"`` (a JSON array of arrays, such as
+      CoinGecko's ``[ms, open, high, low, close]`` candles), ``"object"`` (one record), ``"map"`` (an
       object whose values are records, or lists of records, such as CMC's ``data`` keyed by id or by
       symbol), or ``"record_or_map"`` (one record when one id was asked for, else a map: CMC's
       historical endpoints; told apart by the first required field).
-    - ``required``: fields every record must have (a dotted path reaches into nested objects).
-    - ``numeric``: fields that must be a JSON number (or null when listed in ``nullable``).
-    - ``nullable``: fields that may be null.
+    - ``required``: fields every record must have. A path is dotted to reach into nested objects; a
+      ``[]`` segment means every element of a list (``quote[].price``, ``quotes[].quote[].open``) and a
+      segment of digits a position in an array (``prices[].0``: the ms of every ``[ms, value]`` point).
+    - ``numeric``: fields that must be a finite JSON number (staging casts them ``::numeric``).
+    - ``integers``: fields that must be a JSON integer within a Postgres ``bigint``, or a string of
+      digits (ids the API sends as strings, such as CMC DEX ids; UNIX seconds as text); booleans and
+      every number written as a float (even ``3.0``: ``'3.0'::bigint`` fails) are refused. The guarantee
+      is for ``::bigint``; a model casting a rank ``::integer`` relies on ranks staying below 2**31.
+    - ``timestamps``: fields that must be an ISO-8601 date and time in UTC (``2026-03-20T00:00:00.000Z``,
+      ``...+00:00``): what ``::timestamptz`` reads as the same instant in any session time zone. A
+      date alone, a time without a zone, another offset or a number (UNIX time belongs in
+      ``integers``) is refused.
+    - ``nullable``: fields that may be null (the typed fields above may be null only when listed here;
+      a typed field that is absent is left to ``required``).
     - ``allow_empty``: whether an empty list is a valid answer (a page past the end is; a first page
       of a listing is not).
     - ``status_path``: CMC's ``status`` object, whose ``error_code`` must be 0 even on HTTP 200.
@@ -236,6 +265,8 @@ class BodyRule:
     kind: str = "list"
     required: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
+    integers: tuple[str, ...] = ()
+    timestamps: tuple[str, ...] = ()
     nullable: tuple[str, ...] = ()
     allow_empty: bool = False
     status_path: tuple[str, ...] | None = None

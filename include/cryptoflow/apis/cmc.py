@@ -67,6 +67,9 @@ def envelope_rule(
     numeric: tuple[str, ...] = (),
     nullable: tuple[str, ...] = (),
     allow_empty: bool = False,
+    *,
+    integers: tuple[str, ...] = (),
+    timestamps: tuple[str, ...] = (),
 ) -> BodyRule:
     """The rule of a body in CMC's envelope: records under ``data``, ``status.error_code`` must be 0."""
     return BodyRule(
@@ -74,23 +77,41 @@ def envelope_rule(
         kind=kind,
         required=required,
         numeric=numeric,
+        integers=integers,
+        timestamps=timestamps,
         nullable=nullable,
         allow_empty=allow_empty,
         status_path=STATUS,
     )
 
 
+# The fields a staging model casts from a coin of listings/quotes (the USD quote: the pipeline's
+# `convert`). CMC ids, ranks and counts are integers; `platform` is null for coins (API_FACTS §4 #5).
+# Percent changes are null for a coin younger than the period (the sandbox does so; the SDK model
+# types them nullable).
 LISTING_NUMERIC = (
-    "id",
-    "cmc_rank",
     "circulating_supply",
     "total_supply",
     "max_supply",
+    "self_reported_circulating_supply",
+    "self_reported_market_cap",
+    "tvl_ratio",
     "quote.USD.price",
     "quote.USD.volume_24h",
+    "quote.USD.volume_change_24h",
     "quote.USD.market_cap",
+    "quote.USD.market_cap_dominance",
+    "quote.USD.fully_diluted_market_cap",
+    "quote.USD.tvl",
+    "quote.USD.percent_change_1h",
     "quote.USD.percent_change_24h",
+    "quote.USD.percent_change_7d",
+    "quote.USD.percent_change_30d",
+    "quote.USD.percent_change_60d",
+    "quote.USD.percent_change_90d",
 )
+LISTING_INTEGERS = ("id", "cmc_rank", "num_market_pairs", "platform.id")
+LISTING_TIMESTAMPS = ("last_updated", "date_added", "quote.USD.last_updated")
 LISTING_NULLABLE = (
     "max_supply",
     "platform",
@@ -99,6 +120,13 @@ LISTING_NULLABLE = (
     "tvl_ratio",
     "quote.USD.tvl",
     "quote.USD.fully_diluted_market_cap",
+    "quote.USD.volume_change_24h",
+    "quote.USD.percent_change_1h",
+    "quote.USD.percent_change_24h",
+    "quote.USD.percent_change_7d",
+    "quote.USD.percent_change_30d",
+    "quote.USD.percent_change_60d",
+    "quote.USD.percent_change_90d",
 )
 
 CRYPTOCURRENCY_MAP = Endpoint(
@@ -110,8 +138,11 @@ CRYPTOCURRENCY_MAP = Endpoint(
     body=envelope_rule(
         "list",
         ("id", "name", "symbol", "slug", "is_active"),
-        numeric=("id", "rank", "is_active"),
-        nullable=("platform", "rank"),
+        # `is_active` is 0/1, not a boolean (API_FACTS §4 #4); the historical-data bounds come with the
+        # default `aux` and may be null for an untracked coin
+        integers=("id", "rank", "is_active", "platform.id"),
+        timestamps=("first_historical_data", "last_historical_data"),
+        nullable=("platform", "rank", "first_historical_data", "last_historical_data"),
         allow_empty=True,
     ),
     description="Every CMC id with symbol, slug, platform and first/last historical data; 0 credits.",
@@ -137,6 +168,8 @@ CRYPTOCURRENCY_LISTINGS_LATEST = Endpoint(
             "quote.USD.volume_24h",
         ),
         numeric=LISTING_NUMERIC,
+        integers=LISTING_INTEGERS,
+        timestamps=LISTING_TIMESTAMPS,
         nullable=LISTING_NULLABLE,
         allow_empty=True,
     ),
@@ -153,6 +186,8 @@ CRYPTOCURRENCY_QUOTES_LATEST = Endpoint(
         "map",
         ("id", "name", "symbol", "last_updated", "quote.USD.price", "quote.USD.market_cap"),
         numeric=LISTING_NUMERIC,
+        integers=(*LISTING_INTEGERS, "is_active", "is_fiat"),
+        timestamps=LISTING_TIMESTAMPS,
         nullable=(*LISTING_NULLABLE, "cmc_rank"),
     ),
     max_ids=100,
@@ -169,8 +204,16 @@ CRYPTOCURRENCY_INFO = Endpoint(
     body=envelope_rule(
         "map",
         ("id", "name", "symbol", "slug", "category"),
-        numeric=("id",),
-        nullable=("platform", "date_launched"),
+        # a contract's platform coin id is a string of digits ("1027"), as in the SDK model
+        numeric=("self_reported_circulating_supply", "self_reported_market_cap"),
+        integers=("id", "is_hidden", "platform.id", "contract_address[].platform.coin.id"),
+        timestamps=("date_added", "date_launched"),
+        nullable=(
+            "platform",
+            "date_launched",
+            "self_reported_circulating_supply",
+            "self_reported_market_cap",
+        ),
     ),
     max_ids=100,
     ids_per_call_param="id",
@@ -182,7 +225,31 @@ CRYPTOCURRENCY_QUOTES_HISTORICAL = Endpoint(
     path="/v2/cryptocurrency/quotes/historical",
     params={"interval": "hourly", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=envelope_rule("record_or_map", ("id", "symbol", "quotes"), allow_empty=True),
+    # Quotes of the USD `convert`. The volume is `volume_24h` (what clients parse) or `volume_24hr` (the
+    # schema's spelling, API_FACTS §2.5): both typed, either may be absent. Volume, market cap and
+    # supplies may be null in early history (UNCERTAIN; nullable so old data still lands).
+    body=envelope_rule(
+        "record_or_map",
+        ("id", "symbol", "quotes"),
+        numeric=(
+            "quotes[].quote.USD.price",
+            "quotes[].quote.USD.volume_24h",
+            "quotes[].quote.USD.volume_24hr",
+            "quotes[].quote.USD.market_cap",
+            "quotes[].quote.USD.circulating_supply",
+            "quotes[].quote.USD.total_supply",
+        ),
+        integers=("id", "is_active", "is_fiat"),
+        timestamps=("quotes[].timestamp", "quotes[].quote.USD.timestamp"),
+        nullable=(
+            "quotes[].quote.USD.volume_24h",
+            "quotes[].quote.USD.volume_24hr",
+            "quotes[].quote.USD.market_cap",
+            "quotes[].quote.USD.circulating_supply",
+            "quotes[].quote.USD.total_supply",
+        ),
+        allow_empty=True,
+    ),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_ids=100,
@@ -199,7 +266,30 @@ CRYPTOCURRENCY_OHLCV_HISTORICAL = Endpoint(
     params={"time_period": "daily", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
     plans=STARTUP_UP,
-    body=envelope_rule("record_or_map", ("id", "symbol", "quotes"), allow_empty=True),
+    # Candles of the USD `convert`; hourly volume before 2020-09-22 is 0 or absent (API_FACTS §2.5),
+    # market cap may be null in early history (UNCERTAIN).
+    body=envelope_rule(
+        "record_or_map",
+        ("id", "symbol", "quotes"),
+        numeric=(
+            "quotes[].quote.USD.open",
+            "quotes[].quote.USD.high",
+            "quotes[].quote.USD.low",
+            "quotes[].quote.USD.close",
+            "quotes[].quote.USD.volume",
+            "quotes[].quote.USD.market_cap",
+        ),
+        integers=("id", "is_active", "is_fiat"),
+        timestamps=(
+            "quotes[].time_open",
+            "quotes[].time_close",
+            "quotes[].time_high",
+            "quotes[].time_low",
+            "quotes[].quote.USD.timestamp",
+        ),
+        nullable=("quotes[].quote.USD.volume", "quotes[].quote.USD.market_cap"),
+        allow_empty=True,
+    ),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_ids=100,
@@ -223,12 +313,53 @@ GLOBAL_METRICS_QUOTES_LATEST = Endpoint(
             "quote.USD.total_market_cap",
             "quote.USD.total_volume_24h",
         ),
+        # Beyond the SDK model real bodies carry `defi_*`, `stablecoin_*`, `derivatives_*` and
+        # `*_yesterday*` figures (API_FACTS §2.5, UNCERTAIN): typed, and nullable.
         numeric=(
             "btc_dominance",
             "eth_dominance",
-            "active_cryptocurrencies",
+            "btc_dominance_yesterday",
+            "eth_dominance_yesterday",
+            "btc_dominance_24h_percentage_change",
+            "eth_dominance_24h_percentage_change",
+            "defi_volume_24h",
+            "stablecoin_volume_24h",
+            "derivatives_volume_24h",
             "quote.USD.total_market_cap",
             "quote.USD.total_volume_24h",
+            "quote.USD.total_volume_24h_reported",
+            "quote.USD.altcoin_market_cap",
+            "quote.USD.altcoin_volume_24h",
+            "quote.USD.altcoin_volume_24h_reported",
+            "quote.USD.total_market_cap_yesterday",
+            "quote.USD.total_volume_24h_yesterday",
+            "quote.USD.total_market_cap_yesterday_percentage_change",
+            "quote.USD.total_volume_24h_yesterday_percentage_change",
+        ),
+        integers=(
+            "active_cryptocurrencies",
+            "total_cryptocurrencies",
+            "active_market_pairs",
+            "active_exchanges",
+            "total_exchanges",
+        ),
+        timestamps=("last_updated", "quote.USD.last_updated"),
+        nullable=(
+            "btc_dominance_yesterday",
+            "eth_dominance_yesterday",
+            "btc_dominance_24h_percentage_change",
+            "eth_dominance_24h_percentage_change",
+            "defi_volume_24h",
+            "stablecoin_volume_24h",
+            "derivatives_volume_24h",
+            "quote.USD.total_volume_24h_reported",
+            "quote.USD.altcoin_market_cap",
+            "quote.USD.altcoin_volume_24h",
+            "quote.USD.altcoin_volume_24h_reported",
+            "quote.USD.total_market_cap_yesterday",
+            "quote.USD.total_volume_24h_yesterday",
+            "quote.USD.total_market_cap_yesterday_percentage_change",
+            "quote.USD.total_volume_24h_yesterday_percentage_change",
         ),
     ),
     cache_seconds=300,
@@ -240,7 +371,33 @@ GLOBAL_METRICS_QUOTES_HISTORICAL = Endpoint(
     path="/v1/global-metrics/quotes/historical",
     params={"interval": "1d", "convert": "USD"},
     credits=Credits(per_call=1, per_items=100, per_extra_convert=1),
-    body=envelope_rule("object", ("quotes",), allow_empty=True),
+    body=envelope_rule(
+        "object",
+        ("quotes",),
+        numeric=(
+            "quotes[].btc_dominance",
+            "quotes[].eth_dominance",
+            "quotes[].quote.USD.total_market_cap",
+            "quotes[].quote.USD.total_volume_24h",
+            "quotes[].quote.USD.total_volume_24h_reported",
+            "quotes[].quote.USD.altcoin_market_cap",
+            "quotes[].quote.USD.altcoin_volume_24h",
+            "quotes[].quote.USD.altcoin_volume_24h_reported",
+        ),
+        integers=(
+            "quotes[].active_cryptocurrencies",
+            "quotes[].active_exchanges",
+            "quotes[].active_market_pairs",
+        ),
+        timestamps=("quotes[].timestamp", "quotes[].quote.USD.timestamp"),
+        nullable=(
+            "quotes[].quote.USD.total_volume_24h_reported",
+            "quotes[].quote.USD.altcoin_market_cap",
+            "quotes[].quote.USD.altcoin_volume_24h",
+            "quotes[].quote.USD.altcoin_volume_24h_reported",
+        ),
+        allow_empty=True,
+    ),
     history_days=INTRADAY_HISTORY,
     daily_history_days=DAILY_HISTORY,
     max_count=10_000,
@@ -250,7 +407,9 @@ GLOBAL_METRICS_QUOTES_HISTORICAL = Endpoint(
 FEAR_AND_GREED_LATEST = Endpoint(
     name="fear_and_greed_latest",
     path="/v3/fear-and-greed/latest",
-    body=envelope_rule("object", ("value", "value_classification", "update_time"), numeric=("value",)),
+    # `value` is typed numeric (integral 0-100 in every source; staging casts ::numeric)
+    body=envelope_rule("object", ("value", "value_classification", "update_time"), numeric=("value",),
+                       timestamps=("update_time",)),
     description="Today's fear-and-greed index (0-100).",
 )
 
@@ -258,8 +417,10 @@ FEAR_AND_GREED_HISTORICAL = Endpoint(
     name="fear_and_greed_historical",
     path="/v3/fear-and-greed/historical",
     paginator=Offset(start_param="start", limit_param="limit", max_limit=500, default_limit=50),
+    # `timestamp` is UNIX seconds, as a string or a number (API_FACTS §2.5, UNCERTAIN): `integers` takes
+    # both; an ISO string would be refused, which is the point (staging casts it ::bigint).
     body=envelope_rule("list", ("timestamp", "value", "value_classification"), numeric=("value",),
-                       allow_empty=True),
+                       integers=("timestamp",), allow_empty=True),
     description="Daily fear-and-greed values, newest first; `timestamp` is a UNIX-seconds string.",
 )
 
@@ -273,8 +434,38 @@ EXCHANGE_LISTINGS_LATEST = Endpoint(
     body=envelope_rule(
         "list",
         ("id", "name", "slug", "quote.USD.volume_24h"),
-        numeric=("id", "quote.USD.volume_24h"),
-        nullable=("exchange_score", "traffic_score", "date_launched"),
+        # `exchange_score` is null since Nov 2024 (API_FACTS §4 #5); the 7/30-day and derivative figures
+        # may be null for a young or spot-only exchange
+        numeric=(
+            "exchange_score",
+            "traffic_score",
+            "quote.USD.volume_24h",
+            "quote.USD.volume_24h_adjusted",
+            "quote.USD.volume_7d",
+            "quote.USD.volume_30d",
+            "quote.USD.percent_change_volume_24h",
+            "quote.USD.percent_change_volume_7d",
+            "quote.USD.percent_change_volume_30d",
+            "quote.USD.effective_liquidity_24h",
+            "quote.USD.derivative_volume",
+            "quote.USD.spot_volume_usd",
+        ),
+        integers=("id", "num_market_pairs", "rank"),
+        timestamps=("date_launched", "last_updated"),
+        nullable=(
+            "exchange_score",
+            "traffic_score",
+            "date_launched",
+            "quote.USD.volume_24h_adjusted",
+            "quote.USD.volume_7d",
+            "quote.USD.volume_30d",
+            "quote.USD.percent_change_volume_24h",
+            "quote.USD.percent_change_volume_7d",
+            "quote.USD.percent_change_volume_30d",
+            "quote.USD.effective_liquidity_24h",
+            "quote.USD.derivative_volume",
+            "quote.USD.spot_volume_usd",
+        ),
         allow_empty=True,
     ),
     description="Exchanges ranked by volume; Growth and up (1006 on Basic/Startup).",
@@ -284,8 +475,30 @@ KEY_INFO = Endpoint(
     name="key_info",
     path="/v1/key/info",
     credits=Credits(per_call=0),
-    body=envelope_rule("object",
-                       ("plan.credit_limit_monthly", "plan.rate_limit_minute", "usage.current_minute")),
+    body=envelope_rule(
+        "object",
+        ("plan.credit_limit_monthly", "plan.rate_limit_minute", "usage.current_minute"),
+        integers=(
+            "plan.credit_limit_monthly",
+            "plan.credit_limit_daily",
+            "plan.rate_limit_minute",
+            "usage.current_minute.requests_made",
+            "usage.current_minute.requests_left",
+            "usage.current_day.credits_used",
+            "usage.current_day.credits_left",
+            "usage.current_month.credits_used",
+            "usage.current_month.credits_left",
+        ),
+        timestamps=("plan.credit_limit_daily_reset_timestamp", "plan.credit_limit_monthly_reset_timestamp"),
+        # no daily cap on paid plans
+        nullable=(
+            "plan.credit_limit_daily",
+            "plan.credit_limit_daily_reset_timestamp",
+            "usage.current_minute.requests_left",
+            "usage.current_day.credits_left",
+            "usage.current_month.credits_left",
+        ),
+    ),
     description="The key's plan and usage; 0 credits but counts toward the minute limit.",
 )
 

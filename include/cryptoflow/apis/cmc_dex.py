@@ -54,13 +54,52 @@ PAIR_REQUIRED = (
     "quote",
 )
 
+# The fields a staging model casts from a pair record. DEX ids are strings of digits (API_FACTS §3.3),
+# which `integers` takes; `quote` is a list with one object per `convert_id` (the SDK model; a map keyed
+# by currency, which CMC-CLI also accepts, is refused: staging unnests a list). An asset without a CMC
+# listing might come without ids (UNCERTAIN: no source shows one), so asset ids are nullable; an empty
+# string would be refused. `fully_diluted_value` is null without a max supply (§4 #5) and the price
+# changes of a pair younger than the period may be null.
+PAIR_INTEGERS = (
+    "network_id",
+    "dex_id",
+    "base_asset_id",
+    "base_asset_ucid",
+    "quote_asset_id",
+    "quote_asset_ucid",
+)
+PAIR_NULLABLE = ("base_asset_id", "base_asset_ucid", "quote_asset_id", "quote_asset_ucid")
+PAIR_QUOTE_NUMERIC = (
+    "quote[].price",
+    "quote[].price_by_quote_asset",
+    "quote[].liquidity",
+    "quote[].volume_24h",
+    "quote[].percent_change_price_1h",
+    "quote[].percent_change_price_24h",
+    "quote[].fully_diluted_value",
+)
+PAIR_QUOTE_INTEGERS = (*PAIR_INTEGERS, "quote[].convert_id", "quote[].no_of_transactions_24h")
+PAIR_QUOTE_TIMESTAMPS = ("last_updated", "created_at", "date_launched", "quote[].last_updated")
+PAIR_QUOTE_NULLABLE = (
+    *PAIR_NULLABLE,
+    "created_at",
+    "date_launched",
+    "quote[].fully_diluted_value",
+    "quote[].percent_change_price_1h",
+    "quote[].percent_change_price_24h",
+)
+
 NETWORKS_LIST = Endpoint(
     name="networks_list",
     path="/v4/dex/networks/list",
     params={"sort": "id", "sort_dir": "asc"},
     paginator=Offset(start_param="start", limit_param="limit", max_limit=5000, default_limit=50),
     credits=Credits(per_call=1),
-    body=envelope_rule("list", ("id", "name", "network_slug"), numeric=("id",), allow_empty=True),
+    # ids are integers here (camelCase keys, SDK `network_info_dto`); a string of digits would pass too.
+    # A chain without a CMC coin or a wrapped token may have null ids (UNCERTAIN).
+    body=envelope_rule("list", ("id", "name", "network_slug"), allow_empty=True,
+                       integers=("id", "cryptocurrencyId", "wrappedTokenId"),
+                       nullable=("cryptocurrencyId", "wrappedTokenId")),
     description="DEX networks (chains) with their native and wrapped token ids.",
 )
 
@@ -76,8 +115,8 @@ SPOT_PAIRS_LATEST = Endpoint(
         default_limit=100,
     ),
     credits=Credits(per_call=1),
-    body=envelope_rule("list", (*PAIR_REQUIRED, "scroll_id"), nullable=("created_at", "date_launched"),
-                       allow_empty=True),
+    body=envelope_rule("list", (*PAIR_REQUIRED, "scroll_id"), PAIR_QUOTE_NUMERIC, PAIR_QUOTE_NULLABLE,
+                       allow_empty=True, integers=PAIR_QUOTE_INTEGERS, timestamps=PAIR_QUOTE_TIMESTAMPS),
     description="Spot pairs of one network (network_id or network_slug required), cursor-paged by scroll_id.",
 )
 
@@ -86,7 +125,8 @@ PAIRS_QUOTES_LATEST = Endpoint(
     path="/v4/dex/pairs/quotes/latest",
     params={"convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=envelope_rule("list", PAIR_REQUIRED),
+    body=envelope_rule("list", PAIR_REQUIRED, PAIR_QUOTE_NUMERIC, PAIR_QUOTE_NULLABLE,
+                       integers=PAIR_QUOTE_INTEGERS, timestamps=PAIR_QUOTE_TIMESTAMPS),
     max_ids=100,
     ids_per_call_param="contract_address",
     description="Latest quote of one or more pairs (comma-separated contract_address).",
@@ -97,7 +137,22 @@ PAIRS_OHLCV_HISTORICAL = Endpoint(
     path="/v4/dex/pairs/ohlcv/historical",
     params={"time_period": "hourly", "interval": "1h", "convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=envelope_rule("list", ("contract_address", "quotes"), allow_empty=True),
+    # the SDK model: `quotes[]` candles, each with a `quote[]` per convert_id; `time_close` always null
+    body=envelope_rule(
+        "list",
+        ("contract_address", "quotes"),
+        numeric=(
+            "quotes[].quote[].open",
+            "quotes[].quote[].high",
+            "quotes[].quote[].low",
+            "quotes[].quote[].close",
+            "quotes[].quote[].volume",
+        ),
+        integers=(*PAIR_INTEGERS, "quotes[].quote[].convert_id"),
+        timestamps=("quotes[].time_open", "quotes[].time_close", "quotes[].quote[].last_updated"),
+        nullable=(*PAIR_NULLABLE, "quotes[].time_close"),
+        allow_empty=True,
+    ),
     max_ids=1,
     max_count=500,
     description="OHLCV candles of one pair; `time_close` always null; at most 500 periods per call.",
@@ -108,7 +163,23 @@ PAIRS_TRADE_LATEST = Endpoint(
     path="/v4/dex/pairs/trade/latest",
     params={"convert_id": "2781"},
     credits=Credits(per_call=1),
-    body=envelope_rule("list", ("contract_address", "trades"), allow_empty=True),
+    # the SDK model's trades (`date`, `quote[]`); CMC-CLI's flat `trade_timestamp` form would pass
+    # untyped (API_FACTS §3.3, UNCERTAIN)
+    body=envelope_rule(
+        "list",
+        ("contract_address", "trades"),
+        numeric=(
+            "trades[].quote[].price",
+            "trades[].quote[].total",
+            "trades[].quote[].price_by_quote_asset",
+            "trades[].quote[].amount_base_asset",
+            "trades[].quote[].amount_quote_asset",
+        ),
+        integers=(*PAIR_INTEGERS, "trades[].quote[].convert_id"),
+        timestamps=("trades[].date",),
+        nullable=PAIR_NULLABLE,
+        allow_empty=True,
+    ),
     max_ids=1,
     description="Up to the latest 100 trades of one pair.",
 )

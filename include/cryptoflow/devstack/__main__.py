@@ -102,6 +102,52 @@ def cmd_env(args) -> int:
     return 0
 
 
+def cmd_backfill(args) -> int:
+    """The plan of the backfill, then ``airflow backfill create`` against the running stack."""
+    import subprocess
+    from datetime import UTC, datetime
+
+    from cryptoflow.apis import get_api
+    from cryptoflow.backfill import NotAHistoryDag, describe, plan_backfill
+    from cryptoflow.config import load_config
+    from cryptoflow.devstack import stack
+    from cryptoflow.history import HISTORY_SPECS
+    from cryptoflow.settings import load_settings
+
+    profile = _profile(args, follow_running=True)
+    server, _ = stack.known_server()
+    env = {**os.environ, **stack_env(profile, server, broker_url=_broker_url(profile))}
+    start, end = (datetime.fromisoformat(d).replace(tzinfo=UTC) for d in (args.from_date, args.to_date))
+    history = HISTORY_SPECS.get(args.dag_id)
+    conn_id = get_api(history.api).conn_id if history else None
+    conn = next((c for c in load_settings(_settings_file(args)).connections if c.conn_id == conn_id), None)
+    try:
+        plan = plan_backfill(args.dag_id, start, end, config=load_config(environ=env),
+                             plan_name=conn.plan if conn else None)
+    except NotAHistoryDag as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        if not args.force:
+            print("backfill: not started (FORCE=1 starts it anyway)", file=sys.stderr)
+            return 1
+    else:
+        print(describe(plan))
+    command = ["airflow", "backfill", "create", "--dag-id", args.dag_id, "--from-date", args.from_date,
+               "--to-date", args.to_date]
+    if args.reprocess_behavior:
+        command += ["--reprocess-behavior", args.reprocess_behavior]
+    if args.max_active_runs:
+        command += ["--max-active-runs", str(args.max_active_runs)]
+    if args.dry_run:
+        command.append("--dry-run")
+    print("$ " + " ".join(command), flush=True)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    done = subprocess.run(command, env=env, check=False)
+    if done.returncode == 0 and not args.dry_run:
+        print(f"backfill: started; the scheduler runs it (make status, or {profile.airflow_url}/dags/"
+              f"{args.dag_id})")
+    return done.returncode
+
+
 def cmd_status(args) -> int:
     from cryptoflow.devstack import stack
 
@@ -224,6 +270,7 @@ COMMANDS = {
     "down": (cmd_down, "stop what demo/up started, and nothing else"),
     "env": (cmd_env, "print export lines: eval \"$(make -s env)\""),
     "status": (cmd_status, "what of the stack runs"),
+    "backfill": (cmd_backfill, "print a backfill's plan (runs, calls, credits, time), then start it"),
     "apply-settings": (cmd_apply_settings, "apply airflow_settings.yaml to the metadata database"),
     "report": (cmd_report, "print the UI login and the marts with their row counts"),
     "postgres": (cmd_postgres, "start, stop or check the stack's Postgres alone (CI uses it)"),
@@ -252,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
                            help="LocalExecutor or CeleryExecutor with two workers and Redis (default "
                                 "$CRYPTOFLOW_EXECUTOR, else " + ("local)" if name in ("demo", "up") else
                                                                   "the one the stack last came up with)"))
+        if name == "backfill":
+            p.add_argument("dag_id")
+            p.add_argument("from_date", help="YYYY-MM-DD, inclusive (a logical date: a run's start)")
+            p.add_argument("to_date", help="YYYY-MM-DD, inclusive")
+            p.add_argument("--reprocess-behavior", choices=("none", "completed", "failed"), default=None)
+            p.add_argument("--max-active-runs", type=int, default=None)
+            p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--force", action="store_true", help="start it even for a DAG with no history")
         if name == "demo":
             p.add_argument("--timeout", type=float, default=None,
                            help="seconds to wait for the DAG runs (default $CRYPTOFLOW_DEMO_TIMEOUT or 900)")

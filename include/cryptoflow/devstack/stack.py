@@ -512,9 +512,28 @@ def _controls(warehouse_dsn: str) -> list[str]:
 
     try:
         with psycopg.connect(warehouse_dsn, connect_timeout=3) as conn:
-            return ["", "control layer (shared by every worker):", *control_status(conn)]
+            return ["", "control layer (shared by every worker):", *control_status(conn),
+                    *_history_progress(conn)]
     except psycopg.OperationalError:
         return []  # no warehouse yet: nothing has called an API
+
+
+def _history_progress(conn) -> list[str]:
+    """The newest history runs' progress (ops.history_*), for make status."""
+    from cryptoflow.history import progress_rows
+
+    if conn.execute("SELECT to_regclass('ops.history_universe')").fetchone()[0] is None:
+        return []
+    rows = progress_rows(conn)
+    if not rows:
+        return []
+    lines = ["", "history runs (newest first):"]
+    for dag_id, run_id, start, coins, landed, gone, calls, updated in rows:
+        since = f"{start:%Y-%m-%d}" if start else "?"
+        last = f", last {updated:%Y-%m-%d %H:%M:%S}Z" if updated else ""
+        lines.append(f"  {dag_id} {run_id} from {since}: {landed} of {coins} coins landed"
+                     f"{f', {gone} gone' if gone else ''}, {calls} calls{last}")
+    return lines
 
 
 def _rel(path: Path) -> str:
@@ -532,7 +551,23 @@ def _rel(path: Path) -> str:
 def demo(profile: Profile, *, timeout: float = 900, settings_file: Path = SETTINGS_FILE,
          log: Log = print) -> None:
     """``make demo``: the stack up, every DAG unpaused and run once, then the UI login and the marts."""
+    from cryptoflow import budget
+    from cryptoflow.config import ConfigError
     from cryptoflow.devstack import airflow_db
+
+    # make budget first: a configuration that cannot fit its APIs' limits and plans starts nothing.
+    from cryptoflow.devstack.environment import demo_settings
+
+    overrides = demo_settings(profile)
+    for name, value in overrides.items():
+        setting = name.removeprefix("CRYPTOFLOW__").lower().replace("__", ".")
+        log(f"demo settings: {setting} = {value} (so that the demo ends in minutes; set {name} to change it)")
+    try:
+        for line in budget.preflight(settings_file, environ={**os.environ, **overrides}):
+            log(line)
+    except (budget.BudgetError, ConfigError) as exc:
+        raise StackError(f"refused before starting anything: {exc}\n(make budget prints the whole budget)"
+                         ) from None
 
     t0 = time.monotonic()
     expected: set[str] = set()
@@ -552,8 +587,21 @@ def demo(profile: Profile, *, timeout: float = 900, settings_file: Path = SETTIN
     log(f"stack up in {time.monotonic() - t0:.0f} s")
     if expected:
         dags = _await_stored(expected, services(profile)["dag-processor"], log)
-        _unpause_all(dags, log)
-        _await_runs(dags, profile, timeout, log)
+        # Datasets over ids read their listing's latest landing: their listings run first, so that the
+        # demo's cycle spends the fewest calls (a per-id DAG that finds no listing lands it itself).
+        later = {dag_id: d for dag_id, d in dags.items() if _reads_a_listing(dag_id)}
+        # the freshness check runs last: before every dataset has landed once it would report them stale
+        checks = {dag_id: d for dag_id, d in dags.items() if dag_id in CHECK_DAGS}
+        first = {dag_id: d for dag_id, d in dags.items() if dag_id not in later and dag_id not in checks}
+        for wave in (first, later):
+            if wave:
+                _unpause_all(wave, log)
+                _await_runs(wave, profile, timeout, log)
+        if later:  # the per-id landings triggered the asset-scheduled DAGs again: let those runs finish
+            _await_settled(sorted(d.dag_id for d in first.values() if d.kind == "asset"), timeout, log)
+        if checks:
+            _unpause_all(checks, log)
+            _await_runs(checks, profile, timeout, log)
     else:
         log(f"dags: no DAG in {env['AIRFLOW__CORE__DAGS_FOLDER']}; nothing to run")
     report(profile, env, log)
@@ -579,6 +627,36 @@ def _await_stored(expected: set[str], dag_processor: Service, log: Log, timeout:
                 f"{timeout:.0f} s{detail}. See {_rel(dag_processor.log_file)}."
             )
     return stored
+
+
+def _await_settled(dag_ids: list[str], timeout: float, log: Log, quiet_s: float = 10.0) -> None:
+    """Wait until none of ``dag_ids`` has had a queued or running run for ``quiet_s`` seconds (an asset
+    event becomes a run within a few seconds), or ``timeout``."""
+    from cryptoflow.devstack import airflow_db
+
+    if not dag_ids:
+        return
+    deadline, quiet_since = time.monotonic() + timeout, time.monotonic()
+    while time.monotonic() < deadline:
+        if any(airflow_db.run_state(dag_id).active for dag_id in dag_ids):
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            log(f"dags: {', '.join(dag_ids)}: the runs the later landings triggered have finished")
+            return
+        time.sleep(1.0)
+    log(f"dags: {', '.join(dag_ids)} still running after {timeout:.0f} s; the report may lag behind")
+
+
+# DAGs that check what the others landed (dbt source freshness): unpaused once every dataset landed.
+CHECK_DAGS = frozenset({"dbt_source_freshness"})
+
+
+def _reads_a_listing(dag_id: str) -> bool:
+    """A dataset over ids, or a history DAG (its coins are the listing's top N)."""
+    from cryptoflow.catalog import SPECS
+    from cryptoflow.history import HISTORY_SPECS
+
+    return dag_id in HISTORY_SPECS or (dag_id in SPECS and SPECS[dag_id].ids is not None)
 
 
 def _unpause_all(dags: dict, log: Log) -> None:
