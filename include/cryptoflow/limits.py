@@ -433,10 +433,11 @@ def status(conn) -> list[str]:
         cur.execute(STATUS_QUERY)
         rows = cur.fetchall()
     out = []
-    for (api, bucket, cap, rate, blocked, blocked_until, permits, limited, state, failures, open_until, last_error,
-         day_used, daily, month_used, monthly, calls_hour, limited_hour) in rows:
+    for (api, bucket, cap, rate, blocked, blocked_until, permits, limited, state, failures, open_until,
+         last_error, day_used, daily, month_used, monthly, calls_hour, limited_hour) in rows:
         lane = bucket is not None and bucket.endswith(":history")  # the history lane of this API's bucket
-        line = f"{api + ':history' * lane:<10} limiter {rate:.1f}/{cap:g} per min, {permits} permits, {limited} x 429"
+        name = f"{api}:history" if lane else api
+        line = f"{name:<10} limiter {rate:.1f}/{cap:g} per min, {permits} permits, {limited} x 429"
         if blocked:
             line += f", paused until {_hms(blocked_until)}"
         line += f" | breaker {state}"

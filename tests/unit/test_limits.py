@@ -90,7 +90,8 @@ def test_history_keeps_to_its_share_and_live_calls_find_the_rest(conn):
     # make status: the lane has a line of its own, named so, without the API's last-hour calls again
     shared, own = status(conn)
     assert re.match(r"cmc +limiter 600.0/600 per min, 7 permits, 0 x 429 \| breaker closed", shared), shared
-    assert re.fullmatch(r"cmc:history +limiter 450.0/450 per min, 6 permits, 0 x 429 \| breaker closed", own), own
+    assert re.fullmatch(r"cmc:history +limiter 450.0/450 per min, 6 permits, 0 x 429 \| breaker closed",
+                        own), own
     # live_share 0: no lane, history takes the shared permits alone
     assert controls(conn, rate=600, lane="history", live_share=0).lane_bucket is None
 
