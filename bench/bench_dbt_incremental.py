@@ -1,10 +1,20 @@
-"""Benchmark: does an incremental run of ``fct_price_hourly`` cost what the new data costs, or what the
-history costs? Lands H hours of ``/coins/markets`` snapshots from the sandbox into real Postgres, builds
-the mart, lands one more hour and runs the model incrementally, for a short and a 10x longer history.
+"""Benchmark of dbt over history: does an hourly ``dbt build`` cost what the new hour costs, or what the
+history costs?
 
-Figures are the model's own execution time from dbt's ``run_results.json`` (dbt's start-up excluded,
-but its per-model work included: introspection, temp table, delete+insert, about 0.3 s here). The
-incremental run should stay near flat as history grows tenfold, while a full build grows with it.
+For each history (one day, then ``BENCH_DBT_DAYS`` = 365 days) of ``BENCH_DBT_COINS`` = 300 coins, hourly:
+
+1. a warehouse of its own; the history lands from the sandbox through the history DAG's own code (the
+   coins' listing, then ``/coins/{id}/market_chart/range`` per coin and window, limits off: see
+   ``bench_history`` for the paced figures), and one live hour of ``/coins/markets``;
+2. a **full** ``dbt build`` of the whole project (every model, snapshot and test): seconds, and raw price
+   points and mart rows per second;
+3. one more live hour lands, and ``dbt build`` runs as ``dbt_marts`` runs it for that landing
+   (:func:`cryptoflow.dbt.build_for_events`: the models downstream of ``coins_markets`` with their tests,
+   recurring tests scoped to recent data): the **incremental** build's seconds.
+
+The figure that matters is ``incremental_year_over_day``: the hourly build on top of a year against the
+same on top of a day (goal <= 1.2). Seconds are given two ways: the dbt process's wall time (start-up and
+parsing included, the same on both sides) and the sum of its nodes' execution times (``run_results.json``).
 """
 
 from __future__ import annotations
@@ -13,66 +23,95 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.common import api_connection, lift_limits, report
+from bench.bench_history import run_history
+from bench.common import api_connection, bench_stack, lift_limits, report
 
-HISTORIES = [int(h) for h in os.environ.get("BENCH_DBT_HISTORIES", "24,240").split(",")]
-TOP_N = 250
-MODEL = "model.cryptoflow.fct_price_hourly"
-START = datetime(2026, 3, 1, tzinfo=UTC)
+COINS = int(os.environ.get("BENCH_DBT_COINS", "300"))
+DAYS = int(os.environ.get("BENCH_DBT_DAYS", "365"))
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # the history ends at its midnight; live hours follow
+LIVE = "raw.coingecko__coins_markets"
+
+
+def land_live_hour(sandbox, hour: int) -> None:
+    """The live ``/coins/markets`` snapshot of the hour ``[NOW + hour - 1h, NOW + hour)``."""
+    from cryptoflow.ingest import land_request
+
+    end = NOW + timedelta(hours=hour)
+    sandbox.set_clock(end - timedelta(minutes=40), frozen=False)
+    land_request("coingecko", "coins_markets", interval_start=end - timedelta(hours=1), interval_end=end,
+                 run_id=f"bench-live-{hour}", wanted=COINS)
+
+
+def timed_build(args: list[str]) -> tuple[float, float, dict]:
+    """(wall seconds, sum of node seconds, summary) of one ``dbt`` invocation on the warehouse."""
+    from cryptoflow.dbt import run_dbt, warehouse_env
+
+    began = time.perf_counter()
+    summary = run_dbt(args, env=warehouse_env("warehouse"))
+    return time.perf_counter() - began, sum(summary["seconds"].values()), summary
+
+
+def one_history(sandbox, server, profile, days: int) -> dict[str, float]:
+    from cryptoflow.dbt import selection_for
+    from cryptoflow.devstack import environment
+    from cryptoflow.devstack.postgres import drop_database, ensure_database
+    from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect
+
+    drop_database(server, profile.warehouse_db)
+    ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
+    sandbox.set_clock(NOW, frozen=False)
+    began = time.perf_counter()
+    landed = run_history(sandbox, coins=COINS, days=days, rate=None, run_id=f"bench-{days}d")
+    land_live_hour(sandbox, 0)
+    landing_s = time.perf_counter() - began
+    lift_limits(sandbox, "coingecko", "demo")  # run_history left them off; the live hours need the same
+
+    full_wall, full_nodes, full = timed_build(["build"])
+    with connect(WAREHOUSE_CONN_ID) as conn:
+        mart_rows = conn.execute("SELECT count(*) FROM marts.fct_price_hourly").fetchone()[0]
+    land_live_hour(sandbox, 1)
+    selection = selection_for([LIVE])  # as build_for_events selects it for this landing
+    inc_wall, inc_nodes, inc = timed_build(["build", "--select", *selection,
+                                            "--indirect-selection", "cautious"])
+    with connect(WAREHOUSE_CONN_ID) as conn:
+        after = conn.execute("SELECT count(*) FROM marts.fct_price_hourly").fetchone()[0]
+    assert after == mart_rows + COINS, (mart_rows, after)  # the new hour, and nothing else, was added
+    return {"days": days, "points": landed["points"], "landing_s": landing_s, "mart_rows": mart_rows,
+            "full_wall": full_wall, "full_nodes": full_nodes, "full_nodes_run": sum(full["counts"].values()),
+            "inc_wall": inc_wall, "inc_nodes": inc_nodes, "inc_nodes_run": sum(inc["counts"].values())}
 
 
 def main() -> None:
-    from cryptoflow.devstack import environment
-    from cryptoflow.devstack.postgres import drop_database, ensure_database, ensure_server, free_port
+    from cryptoflow.devstack.postgres import drop_database
     from cryptoflow.sandbox import SandboxServer
 
-    server = ensure_server(environment.LOCAL_DIR / "postgres")
-    profile = environment.Profile("bench_dbt", airflow_port=free_port(), sandbox_port=free_port())
-    os.environ.update(environment.stack_env(profile, server))
-
-    import psycopg
-
-    from cryptoflow.dbt import run_dbt
-    from cryptoflow.ingest import land_request
-
+    server, profile = bench_stack("bench_dbt")
     figures: list[tuple[str, float, str]] = []
-    per_history = {}
+    results = {}
     with SandboxServer(port=profile.sandbox_port) as sandbox:
-        # Limits far above what one process can send, ours and the sandbox's: this measures our side.
-        lift_limits(sandbox, "coingecko", "demo")
+        sandbox.reset()
         os.environ.update(api_connection(sandbox, "coingecko", "demo"))
-
-        def land_hour(hour: int) -> None:
-            sandbox.set_clock(START + timedelta(hours=hour, minutes=20))
-            land_request("coingecko", "coins_markets", interval_start=START + timedelta(hours=hour),
-                         interval_end=START + timedelta(hours=hour + 1), run_id=f"bench-{hour}", wanted=TOP_N)
-
-        for hours in HISTORIES:
-            drop_database(server, profile.warehouse_db)
-            ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
-            began = time.perf_counter()
-            for hour in range(hours):
-                land_hour(hour)
-            landing_s = time.perf_counter() - began
-            full = run_dbt(["run", "--select", "+fct_price_hourly"])["seconds"][MODEL]
-            land_hour(hours)
-            incremental = run_dbt(["run", "--select", "fct_price_hourly"])["seconds"][MODEL]
-            with psycopg.connect(os.environ["CRYPTOFLOW_WAREHOUSE_DSN"]) as conn:
-                rows = conn.execute("SELECT count(*) FROM marts.fct_price_hourly").fetchone()[0]
-            per_history[hours] = (full, incremental)
+        for label, days in (("day", 1), ("year", DAYS)):
+            r = results[label] = one_history(sandbox, server, profile, days)
             figures += [
-                (f"history_{hours}h_mart_rows", rows, "rows"),
-                (f"history_{hours}h_landing_seconds", landing_s, "s"),
-                (f"history_{hours}h_full_build_seconds", full, "s"),
-                (f"history_{hours}h_incremental_one_hour_seconds", incremental, "s"),
+                (f"{label}_history_points", r["points"], f"raw price points ({COINS} coins x {days} days)"),
+                (f"{label}_landing_seconds", r["landing_s"], "s (limits off)"),
+                (f"{label}_mart_rows", r["mart_rows"], "rows in fct_price_hourly"),
+                (f"{label}_full_build_seconds", r["full_wall"], f"s wall ({r['full_nodes_run']} nodes)"),
+                (f"{label}_full_build_node_seconds", r["full_nodes"], "s (sum of nodes)"),
+                (f"{label}_full_build_points_per_second", r["points"] / r["full_wall"], "points/s"),
+                (f"{label}_full_build_rows_per_second", r["mart_rows"] / r["full_wall"], "mart rows/s"),
+                (f"{label}_incremental_build_seconds", r["inc_wall"], f"s wall ({r['inc_nodes_run']} nodes)"),
+                (f"{label}_incremental_build_node_seconds", r["inc_nodes"], "s (sum of nodes)"),
             ]
         if not os.environ.get("BENCH_KEEP_DB"):
             drop_database(server, profile.warehouse_db)
-    short, long = min(per_history), max(per_history)
+    day, year = results["day"], results["year"]
     figures += [
-        ("history_ratio", long / short, "x"),
-        ("full_build_ratio", per_history[long][0] / per_history[short][0], "x"),
-        ("incremental_ratio", per_history[long][1] / per_history[short][1], "x"),
+        ("history_ratio", year["points"] / day["points"], "x more history"),
+        ("full_build_year_over_day", year["full_wall"] / day["full_wall"], "x"),
+        ("incremental_year_over_day", year["inc_wall"] / day["inc_wall"], "x wall (goal <= 1.2)"),
+        ("incremental_nodes_year_over_day", year["inc_nodes"] / day["inc_nodes"], "x node seconds"),
     ]
     report("dbt_incremental", figures)
 
