@@ -67,7 +67,7 @@ def _route(app: SandboxApp, method: str, path: str, params: dict[str, str], data
         from cryptoflow.sandbox.universe import Universe
 
         app.settings = app.config.settings
-        app.universe = Universe.default(app.settings.seed)
+        app.universe = Universe.default(app.settings.seed, app.settings.coins)
         app.clear_cache()
         app.restore()
         return 200, {"status": "ok"}
@@ -98,15 +98,14 @@ def _route(app: SandboxApp, method: str, path: str, params: dict[str, str], data
             app.limiter.update(data)
         return 200, app.limiter.describe()
     if path == "/settings":
-        if method == "POST":
-            app.settings = app.settings.with_changes(dict(data))
-        if "seed" in data:
+        if method == "POST" and data:
             from cryptoflow.sandbox.universe import Universe
 
-            app.universe = Universe.default(app.settings.seed)
-            app.limiter.enforce = (
-                app.settings.enforce_limits if "enforce_limits" in data else app.limiter.enforce
-            )
-            app.clear_cache()
+            app.settings = app.settings.with_changes(dict(data))
+            if "seed" in data or "coins" in data:
+                app.universe = Universe.default(app.settings.seed, app.settings.coins)
+            if "enforce_limits" in data:
+                app.limiter.enforce = app.settings.enforce_limits
+            app.clear_cache()  # a setting may change what a cached body holds
         return 200, asdict(app.settings)
     return 404, {"error": f"no admin route {method} {path}"}

@@ -70,7 +70,7 @@ class SandboxApp:
         _load()
         self.config = config
         self.settings = config.settings
-        self.universe = Universe.default(self.settings.seed)
+        self.universe = Universe.default(self.settings.seed, self.settings.coins)
         self.clock = Clock()
         self.keyring = keys.keyring(config.keys, config.key_states)
         self.accounting = Accounting(self.settings.log_seconds)

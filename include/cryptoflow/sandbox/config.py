@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from cryptoflow.sandbox.universe import DEFAULT_SEED
+from cryptoflow.sandbox.universe import DEFAULT_SEED, N_COINS
 
 CONFIG_ENV = "CRYPTOFLOW_SANDBOX_CONFIG"
 
@@ -38,6 +38,8 @@ class Settings:
     """Behaviours the sources disagree on (each is UNCERTAIN in API_FACTS.md), with the project's default."""
 
     seed: int = DEFAULT_SEED
+    # The universe's coins (30 real, the rest generated); the scale benchmarks ask for 10,000.
+    coins: int = N_COINS
     # "now" endpoints answer for the snapshot ``floor(now, snapshot_seconds)``: one body per minute.
     snapshot_seconds: int = 60
     # CoinGecko: keyless calls on the public host are served (IP-limited) rather than refused with 10002.

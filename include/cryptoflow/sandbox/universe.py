@@ -2,7 +2,8 @@
 
 Everything is a pure function of the universe seed and a time, computed on demand:
 
-- **Coins** (620): 30 real ones at the top (real CoinGecko ids and CMC ids) and generated ones below,
+- **Coins** (620 by default; the setting ``coins`` makes more, e.g. 10,000 for scale runs): 30 real
+  ones at the top (real CoinGecko ids and CMC ids) and generated ones below,
   each with a stable CoinGecko id, CMC id and slug, symbol, names on both sides, a base rank, platform
   contracts, listing date and (for a few) a delisting date. Some symbols are shared by several coins,
   a few coins exist on only one of the two APIs, CoinGecko and CMC names and slugs differ for some, and
@@ -652,7 +653,10 @@ def _address(platform: str, *parts: int) -> str:
     return rand.base58_string(44, *parts)
 
 
-def _build_coins(seed: int) -> list[Coin]:
+def _build_coins(seed: int, n_coins: int = N_COINS) -> list[Coin]:
+    if n_coins < len(REAL_COINS):
+        raise ValueError(f"the sandbox universe needs at least its {len(REAL_COINS)} real coins, "
+                         f"not {n_coins}")
     coins: list[Coin] = []
     used_cg: set[str] = set()
     for idx, row in enumerate(REAL_COINS):
@@ -706,7 +710,7 @@ def _build_coins(seed: int) -> list[Coin]:
     used_cmc = {c.cmc_id for c in coins}
     used_symbols = {c.symbol for c in coins}
     platform_names = list(PLATFORMS)
-    for idx in range(len(REAL_COINS), N_COINS):
+    for idx in range(len(REAL_COINS), n_coins):
         g = lambda k, i=idx: rand.uniform(seed, i, k)  # noqa: E731
         nsyl = 2 + (rand.h64(seed, idx, 10) % 2)
         stem = "".join(rand.pick(_SYL, seed, idx, 11 + j) for j in range(nsyl)).capitalize()
@@ -922,9 +926,9 @@ class _Lru(OrderedDict):
 class Universe:
     """The deterministic world the sandbox serves. Use :meth:`default` (one per seed and process)."""
 
-    def __init__(self, seed: int = DEFAULT_SEED) -> None:
+    def __init__(self, seed: int = DEFAULT_SEED, coins: int = N_COINS) -> None:
         self.seed = seed
-        self.coins = _build_coins(seed)
+        self.coins = _build_coins(seed, coins)
         self.cg_coins = [c for c in self.coins if c.on_cg]
         self.cmc_coins = [c for c in self.coins if c.on_cmc]
         self.by_cg_id = {c.cg_id: c for c in self.cg_coins}
@@ -944,9 +948,10 @@ class Universe:
 
     @staticmethod
     @lru_cache(maxsize=4)
-    def default(seed: int = DEFAULT_SEED) -> Universe:
-        """The shared instance for ``seed`` (building one takes a fraction of a second)."""
-        return Universe(seed)
+    def default(seed: int = DEFAULT_SEED, coins: int = N_COINS) -> Universe:
+        """The shared instance for ``seed`` and ``coins`` (building the default takes a fraction of a
+        second; 10,000 coins a few seconds)."""
+        return Universe(seed, coins)
 
     # ---------------------------------------------------------------------------------------- prices
 
