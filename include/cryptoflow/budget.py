@@ -251,6 +251,64 @@ def dataset_budget(name: str, config: Config, plan: str, sizes: Sizes | None = N
     return replace(base, note=what, requests=requests, calls=calls, credits=credits)
 
 
+@dataclass(frozen=True)
+class HistoryBudget:
+    """One history DAG's figures: its catchup (one-off: every window from ``start_days_ago`` to today,
+    cut to the plan's history depth), and what it spends once caught up (a run every ``window_days``)."""
+
+    name: str
+    api: str
+    status: str  # "on", "off"
+    coins: int = 0
+    days: int = 0  # the catchup's depth: start_days_ago, cut to the plan's reach
+    window_days: int = 0
+    catchup_calls: int = 0
+    catchup_credits: int = 0
+    lane_per_minute: float = 0.0  # history's own lane of the limiter: (1 - history.live_share) x the limit
+    note: str = ""
+
+    @property
+    def catchup_minutes(self) -> float:
+        return self.catchup_calls / self.lane_per_minute if self.lane_per_minute else math.inf
+
+    @property
+    def calls_per_month(self) -> int:
+        """Once caught up: a run of one window for every coin each ``window_days``."""
+        return math.ceil(self.coins * WINDOW_DAYS / self.window_days) if self.status == "on" else 0
+
+
+def history_budget(name: str, config: Config, plan: str) -> HistoryBudget:
+    """One history DAG's figures under ``config`` with its API on ``plan`` (one credit per call: CoinGecko
+    counts calls, and one call carries one coin's window)."""
+    from cryptoflow.history import history_spec
+
+    spec, dataset = history_spec(name), config.history_dataset(name)
+    if not dataset.enabled or not config.api(spec.api).enabled:
+        return HistoryBudget(name, spec.api, "off", note=f"off (history.{name}.enabled)")
+    depth = get_api(spec.api).endpoint(spec.endpoint).history_limit(plan)
+    days = dataset.start_days_ago if depth is None else min(dataset.start_days_ago, depth)
+    coins = dataset.coins(config.universe)
+    calls = coins * windows_per_coin(days, dataset.window_days)
+    cut = f", cut to plan {plan}'s {depth}" if depth is not None and depth < dataset.start_days_ago else ""
+    lane = config.api(spec.api).calls_per_minute * (1 - config.history_live_share)
+    return HistoryBudget(name, spec.api, "on", coins=coins, days=days, window_days=dataset.window_days,
+                         catchup_calls=calls, catchup_credits=calls, lane_per_minute=lane,
+                         note=f"{days} days{cut} x {coins} coins")
+
+
+def windows_per_coin(days: int, window_days: int) -> int:
+    """Calls per coin of a catchup over ``days``: its runs of ``window_days`` (the last one shorter),
+    each in the fewest windows (:func:`cryptoflow.windows.windows_for`)."""
+    from cryptoflow.windows import windows_for
+
+    calls, left = 0, days
+    while left > 0:
+        run = min(window_days, left)
+        calls += len(windows_for(WINDOW_START, WINDOW_START + timedelta(days=run)))
+        left -= run
+    return calls
+
+
 # --------------------------------------------------------------------------------------------------
 # One API
 # --------------------------------------------------------------------------------------------------
@@ -272,6 +330,12 @@ class ApiBudget:
     monthly_source: str
     datasets: tuple[DatasetBudget, ...]
     problems: tuple[str, ...] = ()
+    history: tuple[HistoryBudget, ...] = ()
+
+    @property
+    def catchup_month_credits(self) -> int:
+        """Credits of the month a catchup runs in: the live datasets' month and every catchup."""
+        return self.credits_per_month + sum(h.catchup_credits for h in self.history)
 
     @property
     def calls_per_month(self) -> int:
@@ -380,7 +444,38 @@ def _figures(config: Config, plans: Mapping[str, str], sizes: Sizes | None) -> d
             monthly_source=f"plan {plan.name}" if monthly is None else f"apis.{name}.monthly_credits",
             datasets=tuple(dataset_budget(ds, config, plan.name, sizes)
                            for ds, spec in catalog.SPECS.items() if spec.api == name),
+            history=tuple(history_budget(h, config, plan.name) for h in _history_names(name)),
         )
+    return out
+
+
+def _history_names(api: str) -> list[str]:
+    from cryptoflow.history import HISTORY_SPECS
+
+    return [name for name, spec in HISTORY_SPECS.items() if spec.api == api]
+
+
+def history_problems(b: ApiBudget) -> list[str]:
+    """A month that cannot carry the live datasets and a catchup, with the largest history settings that
+    fit. Said only when the live datasets fit a month on their own (else their remedy comes first)."""
+    limit = b.monthly_limit
+    if not b.enabled or limit is None or b.credits_per_month > limit or b.catchup_month_credits <= limit:
+        return []
+    out = []
+    for h in (h for h in b.history if h.status == "on" and h.catchup_credits):
+        room = b.monthly_limit - b.catchup_month_credits + h.catchup_credits  # what this catchup may use
+        fixes = []
+        per_coin = windows_per_coin(h.days, h.window_days)
+        coins = _largest(h.coins, lambda n, per_coin=per_coin, room=room: n * per_coin <= room)
+        if coins is not None:
+            fixes.append(f"lower history.{h.name}.top_n to {coins:,} (from {h.coins:,})")
+        days = _largest(h.days, lambda d, h=h, room=room: h.coins * windows_per_coin(d, h.window_days)
+                        <= room)
+        if days is not None:
+            fixes.append(f"lower history.{h.name}.start_days_ago to {days:,} (from {h.days:,})")
+        out.append(f"{b.api}: the catchup of {h.name} needs {h.catchup_credits:,} credits beside the live "
+                   f"datasets' {b.credits_per_month:,} in the month it runs, over {b.monthly_limit:,} "
+                   f"({b.monthly_source}): " + (" or ".join(fixes) or "switch it off"))
     return out
 
 
@@ -392,7 +487,7 @@ def evaluate(config: Config, plans: Mapping[str, str | None] | None = None,
     resolved = resolve_plans(plans)
     figures = _figures(config, resolved, sizes)
     advisor = _Advisor(config, resolved, sizes)
-    return Budget(config.source, {name: replace(b, problems=tuple(advisor.problems(b)))
+    return Budget(config.source, {name: replace(b, problems=(*advisor.problems(b), *history_problems(b)))
                                   for name, b in figures.items()})
 
 
@@ -684,6 +779,16 @@ def render(budget: Budget) -> str:
         lines.append(f"  credits  {_n(round(b.credits_per_day, 2))}/day on average, {day_credits:,} on the "
                      f"busiest day, of {_n(b.daily_limit)} ({b.daily_source}); {b.credits_per_month:,} per "
                      f"{WINDOW_DAYS} days of {_n(b.monthly_limit)} ({b.monthly_source})")
+        for h in b.history:
+            if h.status != "on":
+                lines.append(f"  history  {h.name}: {h.note}")
+                continue
+            lines.append(f"  history  {h.name}: catchup {h.note} = {h.catchup_calls:,} calls, "
+                         f"{h.catchup_credits:,} credits, {_n(round(h.catchup_minutes, 1))} min at "
+                         f"{_n(round(h.lane_per_minute, 2))}/min (history's lane); then "
+                         f"{h.calls_per_month:,} calls per {WINDOW_DAYS} days (a run every {h.window_days} "
+                         f"days); the month of a catchup: {b.catchup_month_credits:,} credits of "
+                         f"{_n(b.monthly_limit)}")
         if b.fits:
             lines.append("  verdict  fits")
         else:

@@ -26,6 +26,7 @@ from cryptoflow.devstack.postgres import free_port
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = REPO / "airflow_settings.yaml"
 COINS_300 = {"CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N": "300"}
+NO_HISTORY = {"CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__ENABLED": "false"}
 
 
 def config(**env: str):
@@ -112,17 +113,56 @@ def test_over_the_demo_plans_monthly_credits_is_refused_with_the_setting_and_the
     assert "move to plan basic" in problem
     with pytest.raises(budget.BudgetError, match=r"datasets\.coingecko_coins\.top_n to 164"):
         budget.require_fit(config(**COINS_300), plans())
-    # and the advice is right: 164 fits, 165 does not
-    assert budget.check(config(CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N="164"), plans()) == []
-    assert budget.check(config(CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N="165"), plans()) != []
+    # and the advice is right: 164 fits a month, 165 does not (the history's catchup aside: see below)
+    for top_n, fits in (("164", True), ("165", False)):
+        coins = config(CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N=top_n, **NO_HISTORY)
+        checked = budget.check(coins, plans())
+        assert (checked == []) is fits, (top_n, checked)
 
 
 def test_a_slower_schedule_is_proposed_when_one_fits():
     problem, = budget.check(config(**COINS_300), plans())
     # every other day: days 1, 3, ..., 29 = 15 runs x 300 + 5,070 = 9,570 <= 10,000
     assert "set datasets.coingecko_coins.schedule to every other day ('0 0 */2 * *')" in problem
-    slower = config(**COINS_300, CRYPTOFLOW__DATASETS__COINGECKO_COINS__SCHEDULE="0 0 */2 * *")
+    slower = config(**COINS_300, CRYPTOFLOW__DATASETS__COINGECKO_COINS__SCHEDULE="0 0 */2 * *", **NO_HISTORY)
     assert budget.check(slower, plans()) == []
+
+
+def test_the_history_catchup_is_counted_in_the_month_it_runs():
+    b = budget.evaluate(config(), plans()).apis["coingecko"]
+    (history,) = b.history
+    # 365 days back in runs of 90 days (90, 90, 90, 90, 5), one call per coin each (a 5-day run is still one
+    # call: 2 to 90 days are answered hourly): 5 calls x 300 coins, 1 credit each, at 80 % of 15/min
+    assert (history.days, history.coins) == (365, 300)
+    assert (history.catchup_calls, history.catchup_credits) == (1500, 1500)
+    assert history.catchup_minutes == 1500 / 12
+    assert history.calls_per_month == 100  # then one 90-day run per 300 coins: 300 x 30 / 90
+    assert b.catchup_month_credits == 30 * 269 + 1500 <= 10_000
+    # the demo's history: 7 days in runs of 3 (3, 3, 1): 3 calls per coin
+    demo = config(CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__WINDOW_DAYS="3",
+                  CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__START_DAYS_AGO="7",
+                  CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__TOP_N="10")
+    assert budget.evaluate(demo, plans()).apis["coingecko"].history[0].catchup_calls == 30
+    # deeper than the plan reaches: the Demo plan's 365 days
+    deep = config(CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__START_DAYS_AGO="1000")
+    assert budget.evaluate(deep, plans()).apis["coingecko"].history[0].days == 365
+
+
+def test_a_catchup_the_month_cannot_carry_is_refused_with_the_settings_that_fit():
+    # live coins_coins at 130 a day fit a month alone (5,070 + 130 x 30 = 8,970), not with a 1,500-credit
+    # catchup: 1,030 credits are left for it, 206 coins x 5 windows, or 300 coins x 3 windows (270 days)
+    live = {"CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N": "130"}
+    assert budget.check(config(**live, **NO_HISTORY), plans()) == []
+    assert budget.check(config(**live), plans()) == [
+        "coingecko: the catchup of coingecko_price_history needs 1,500 credits beside the live datasets' "
+        "8,970 in the month it runs, over 10,000 (plan demo): lower history.coingecko_price_history.top_n "
+        "to 206 (from 300) or lower history.coingecko_price_history.start_days_ago to 270 (from 365)"]
+    history = "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__"
+    for setting, fits, over in (("TOP_N", "206", "207"), ("START_DAYS_AGO", "270", "271")):
+        assert budget.check(config(**live, **{history + setting: fits}), plans()) == []
+        assert budget.check(config(**live, **{history + setting: over}), plans()) != []
+    # the live datasets' own misfit comes first: no catchup advice beside it
+    assert len(budget.check(config(**COINS_300), plans())) == 1
 
 
 def test_calls_per_minute_above_the_plans_limit_is_refused():
