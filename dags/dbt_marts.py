@@ -13,8 +13,7 @@ from airflow.sdk import AssetAny, dag, task
 
 from cryptoflow.airflow_defaults import DEFAULT_ARGS, SNAPSHOT_START
 from cryptoflow.assets import raw_asset
-from cryptoflow.catalog import SPECS
-from cryptoflow.history import HISTORY_SPECS
+from cryptoflow.catalog import HISTORY_SPECS, SPECS
 
 # Every dataset's and history dataset's raw table: each has a dbt source (tests/dags checks it).
 RAW_ASSETS = sorted({raw_asset(spec.api, spec.endpoint)

@@ -75,8 +75,7 @@ def _plain(moment: datetime) -> datetime:
 def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str | None = None,
                   config: Config | None = None, now: datetime | None = None) -> Plan:
     """The plan of backfilling ``dag_id`` from ``start`` to ``end`` (see the module)."""
-    from cryptoflow.catalog import SPECS
-    from cryptoflow.history import HISTORY_SPECS
+    from cryptoflow.catalog import HISTORY_SPECS, SPECS
 
     config = config or load_config()
     now = now or datetime.now(UTC)

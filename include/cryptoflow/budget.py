@@ -280,7 +280,7 @@ class HistoryBudget:
 def history_budget(name: str, config: Config, plan: str) -> HistoryBudget:
     """One history DAG's figures under ``config`` with its API on ``plan`` (one credit per call: CoinGecko
     counts calls, and one call carries one coin's window)."""
-    from cryptoflow.history import history_spec
+    from cryptoflow.catalog import history_spec
 
     spec, dataset = history_spec(name), config.history_dataset(name)
     if not dataset.enabled or not config.api(spec.api).enabled:
@@ -450,7 +450,7 @@ def _figures(config: Config, plans: Mapping[str, str], sizes: Sizes | None) -> d
 
 
 def _history_names(api: str) -> list[str]:
-    from cryptoflow.history import HISTORY_SPECS
+    from cryptoflow.catalog import HISTORY_SPECS
 
     return [name for name, spec in HISTORY_SPECS.items() if spec.api == api]
 

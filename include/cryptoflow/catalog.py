@@ -203,3 +203,34 @@ def spec(name: str) -> Spec:
         return SPECS[name]
     except KeyError:
         raise KeyError(f"no dataset {name!r}; known: {sorted(SPECS)}") from None
+
+
+# History datasets: one history DAG each (dags/<name>.py, its settings under history.<name> in
+# cryptoflow.yaml), over the coins of another dataset's latest landing.
+@dataclass(frozen=True)
+class HistorySpec:
+    """One history dataset: the endpoint, the listing its coins come from, the path parameter."""
+
+    name: str
+    api: str
+    endpoint: str
+    coins: FromListing
+    path_param: str = "id"
+
+    @property
+    def raw_table(self) -> str:
+        return get_api(self.api).raw_table(self.endpoint)
+
+
+HISTORY_SPECS: dict[str, HistorySpec] = {spec.name: spec for spec in (
+    HistorySpec("coingecko_price_history", "coingecko", "coins_market_chart_range",
+                coins=FromListing("coingecko_markets", "id",
+                                  match=lambda c: {"vs_currency": c.universe.currency})),
+)}
+
+
+def history_spec(name: str) -> HistorySpec:
+    try:
+        return HISTORY_SPECS[name]
+    except KeyError:
+        raise KeyError(f"no history dataset {name!r}; known: {sorted(HISTORY_SPECS)}") from None

@@ -126,9 +126,9 @@ run's interval and the table's Asset triggers ``dbt_marts``.
 
 
 def history_dag(name: str, *, doc: str) -> DAG | None:
-    """The history DAG ``name`` (a :class:`cryptoflow.history.HistorySpec`), or ``None`` when it (or its
+    """The history DAG ``name`` (a :class:`cryptoflow.catalog.HistorySpec`), or ``None`` when it (or its
     API) is switched off: ``plan`` then ``land_<endpoint>`` mapped over batches of coins."""
-    from cryptoflow.history import history_spec
+    from cryptoflow.catalog import history_spec
     from cryptoflow.timetables import HistoryWindows
     from cryptoflow.windows import start_of_history
 

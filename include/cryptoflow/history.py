@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from cryptoflow import windows
 from cryptoflow.apis import get_api
-from cryptoflow.catalog import FromListing
+from cryptoflow.catalog import HistorySpec, history_spec
 from cryptoflow.config import Config, HistoryDataset, load_config
 from cryptoflow.landing import Request, land_many, request_key
 from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
@@ -42,35 +41,6 @@ log = logging.getLogger(__name__)
 # batches larger instead of more tasks (bounded mapping).
 BATCH_COINS = 25
 MAX_BATCHES = 64
-
-
-@dataclass(frozen=True)
-class HistorySpec:
-    """One history dataset: the endpoint, the listing its coins come from, the path parameter."""
-
-    name: str
-    api: str
-    endpoint: str
-    coins: FromListing
-    path_param: str = "id"
-
-    @property
-    def raw_table(self) -> str:
-        return get_api(self.api).raw_table(self.endpoint)
-
-
-HISTORY_SPECS: dict[str, HistorySpec] = {spec.name: spec for spec in (
-    HistorySpec("coingecko_price_history", "coingecko", "coins_market_chart_range",
-                coins=FromListing("coingecko_markets", "id",
-                                  match=lambda c: {"vs_currency": c.universe.currency})),
-)}
-
-
-def history_spec(name: str) -> HistorySpec:
-    try:
-        return HISTORY_SPECS[name]
-    except KeyError:
-        raise KeyError(f"no history dataset {name!r}; known: {sorted(HISTORY_SPECS)}") from None
 
 
 def batch_size(coins: int) -> int:

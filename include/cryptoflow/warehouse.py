@@ -171,8 +171,7 @@ def raw_tables() -> list[str]:
     """The raw table of every dataset and history dataset (``raw.<api>__<endpoint>``), whether or not it
     ever landed."""
     from cryptoflow.apis import get_api
-    from cryptoflow.catalog import SPECS
-    from cryptoflow.history import HISTORY_SPECS
+    from cryptoflow.catalog import HISTORY_SPECS, SPECS
 
     return sorted({get_api(spec.api).raw_table(spec.endpoint) for spec in SPECS.values()}
                   | {spec.raw_table for spec in HISTORY_SPECS.values()})

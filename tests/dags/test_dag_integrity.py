@@ -73,8 +73,8 @@ def test_every_history_dataset_is_a_catchup_dag_of_its_windows(dagbag):
     ``plan`` task before the mapped landing that emits the raw table's Asset."""
     from datetime import UTC, datetime, timedelta
 
+    from cryptoflow.catalog import history_spec
     from cryptoflow.config import HISTORY_DATASETS, load_config
-    from cryptoflow.history import history_spec
 
     config = load_config()
     history = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "history" in dag.tags}

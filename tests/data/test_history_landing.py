@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
-from cryptoflow.history import history_spec, land_history_batch, plan_history
+from cryptoflow.catalog import history_spec
+from cryptoflow.history import land_history_batch, plan_history
 
 pytestmark = pytest.mark.slow
 

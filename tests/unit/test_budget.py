@@ -279,3 +279,16 @@ def test_make_demo_refuses_before_starting_anything(tmp_path):
     assert "datasets.coingecko_coins.top_n to 164" in proc.stderr
     assert "started" not in proc.stdout
     assert not local.exists() or not any(local.iterdir())
+
+
+def test_the_demos_preflight_does_not_import_airflow():
+    """make demo checks the budget (history included) before it sets the stack's environment; an Airflow
+    imported then is configured for the wrong metadata database and the demo has to stop (the stack test
+    once failed on it: 'Airflow was imported in this process for sqlite:...')."""
+    code = ("import sys; from cryptoflow import budget; "
+            f"lines = budget.preflight({str(SETTINGS)!r}, environ={{}}); "
+            "print(len(lines), sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=False, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "[]"], proc.stdout

@@ -109,9 +109,9 @@ def cmd_backfill(args) -> int:
 
     from cryptoflow.apis import get_api
     from cryptoflow.backfill import NotAHistoryDag, describe, plan_backfill
+    from cryptoflow.catalog import HISTORY_SPECS
     from cryptoflow.config import load_config
     from cryptoflow.devstack import stack
-    from cryptoflow.history import HISTORY_SPECS
     from cryptoflow.settings import load_settings
 
     profile = _profile(args, follow_running=True)

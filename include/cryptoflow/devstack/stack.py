@@ -653,8 +653,7 @@ CHECK_DAGS = frozenset({"dbt_source_freshness"})
 
 def _reads_a_listing(dag_id: str) -> bool:
     """A dataset over ids, or a history DAG (its coins are the listing's top N)."""
-    from cryptoflow.catalog import SPECS
-    from cryptoflow.history import HISTORY_SPECS
+    from cryptoflow.catalog import HISTORY_SPECS, SPECS
 
     return dag_id in HISTORY_SPECS or (dag_id in SPECS and SPECS[dag_id].ids is not None)
 
