@@ -1,10 +1,9 @@
 -- Reconciliation: for every source and UTC day, fct_price_daily holds exactly the (asset, day) points of
 -- the raw bodies (CoinGecko /coins/markets in usd and the /coins/{id}/market_chart/range history points
 -- in usd, CMC listings with a USD quote; observations with a price), and its hours_observed is the number
--- of distinct hours the raw bodies hold for the asset that day. A history point counts only inside its
--- window ([interval_start, interval_end) and [from, to]) and only when no later fetch of the coin covers
--- its time, as in assert_prices_hourly_points_match_raw. Days from var test_since on. A failing row is a
--- (source, day) with its points on each side.
+-- of distinct hours the raw bodies hold for the asset that day (history points: macro
+-- raw_history_points). Days from var test_since on. A failing row is a (source, day) with its points on
+-- each side.
 with
 
 since as (
@@ -14,58 +13,7 @@ since as (
 
 ),
 
-history_windows as (
-
-    select
-        landed.landing_id,
-        landed.fetched_at,
-        landed.interval_start,
-        landed.interval_end,
-        landed.body_json,
-        substring(landed.endpoint from '^/coins/([^/]+)/market_chart/range$') as asset_key,
-        coalesce(to_timestamp((landed.request_params ->> 'from')::numeric), '-infinity') as window_from,
-        coalesce(to_timestamp((landed.request_params ->> 'to')::numeric), 'infinity') as window_to
-    from {{ source('coingecko', 'coins_market_chart_range') }} as landed
-    where
-        landed.request_params ->> 'vs_currency' = 'usd'
-        and landed.fetched_at >= (select since.first_day::timestamp at time zone 'UTC' from since)
-
-),
-
-history_observed as (
-
-    select
-        history_windows.*,
-        timestamptz '1970-01-01 00:00:00+00' + (elements.point ->> 0)::bigint * interval '1 millisecond'
-        as observed_at,
-        elements.point ->> 1 is not null as has_price
-    from history_windows
-    cross join lateral jsonb_array_elements(history_windows.body_json -> 'prices') as elements (point)
-
-),
-
-history_points as (
-
-    select
-        history_observed.asset_key,
-        history_observed.observed_at
-    from history_observed
-    where
-        history_observed.has_price
-        and history_observed.observed_at >= history_observed.interval_start
-        and history_observed.observed_at < history_observed.interval_end
-        and history_observed.observed_at between history_observed.window_from and history_observed.window_to
-        and not exists (
-            select from history_windows as later
-            where
-                later.asset_key = history_observed.asset_key
-                and (later.fetched_at, later.landing_id) > (history_observed.fetched_at, history_observed.landing_id)
-                and history_observed.observed_at >= later.interval_start
-                and history_observed.observed_at < later.interval_end
-                and history_observed.observed_at between later.window_from and later.window_to
-        )
-
-),
+{{ raw_history_points("(select since.first_day::timestamp at time zone 'UTC' from since)") }},
 
 raw_hours as (
 
@@ -84,7 +32,7 @@ raw_hours as (
 
     select distinct
         'coingecko' as source,
-        history_points.asset_key,
+        history_points.asset_id as asset_key,
         date_trunc('hour', history_points.observed_at, 'UTC') as price_hour
     from history_points
 

@@ -25,11 +25,7 @@
             {'columns': ['built_xmin']},
             {'columns': ['landed_interval_end']},
         ],
-        post_hook=[
-            "delete from {{ this }} as emptied
-            where emptied.landing_id is null
-                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
-        ],
+        post_hook=["{{ delete_emptied_rows() }}"],
     )
 }}
 
@@ -50,37 +46,7 @@ landed as (
 
 ),
 
-relanded as (
-
-    select distinct
-        landed.interval_start,
-        landed.interval_end
-    from landed
-
-),
-
-touched as (
-
-    select
-        landed.network_id,
-        landed.contract_address,
-        landed.candle_hour
-    from landed
-
-    union
-
-    -- candles kept from an interval that has just been landed again
-    select
-        built.network_id,
-        built.contract_address,
-        built.candle_hour
-    from {{ this }} as built
-    inner join relanded
-        on
-            built.landed_interval_start <= relanded.interval_start
-            and built.landed_interval_end >= relanded.interval_end
-
-),
+{{ touched_keys(['network_id', 'contract_address', 'candle_hour']) }},
 {% endif %}
 
 candles as (
@@ -128,22 +94,8 @@ latest as (
 
 keys as (
 
-    -- the rows to write: on an incremental run the touched keys, a key left without any source row
-    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
-    -- on a full build every key
-    {% if is_incremental() %}
-        select
-            touched.network_id,
-            touched.contract_address,
-            touched.candle_hour
-        from touched
-    {% else %}
-        select
-            latest.network_id,
-            latest.contract_address,
-            latest.candle_hour
-        from latest
-    {% endif %}
+    -- the rows to write (see macro keys_to_write)
+    {{ keys_to_write(['network_id', 'contract_address', 'candle_hour']) }}
 
 )
 

@@ -26,11 +26,7 @@
             {'columns': ['built_xmin']},
             {'columns': ['landed_interval_end']},
         ],
-        post_hook=[
-            "delete from {{ this }} as emptied
-            where emptied.landing_id is null
-                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
-        ],
+        post_hook=["{{ delete_emptied_rows() }}"],
     )
 }}
 
@@ -64,39 +60,7 @@ landed as (
 
 ),
 
-relanded as (
-
-    select distinct
-        landed.source_endpoint,
-        landed.interval_start,
-        landed.interval_end
-    from landed
-
-),
-
-touched as (
-
-    select
-        landed.network_id,
-        landed.contract_address,
-        landed.observed_at
-    from landed
-
-    union
-
-    -- observations kept from an interval of the same endpoint that has just been landed again
-    select
-        built.network_id,
-        built.contract_address,
-        built.observed_at
-    from {{ this }} as built
-    inner join relanded
-        on
-            built.source_endpoint = relanded.source_endpoint
-            and built.landed_interval_start <= relanded.interval_start
-            and built.landed_interval_end >= relanded.interval_end
-
-),
+{{ touched_keys(['network_id', 'contract_address', 'observed_at'], match='source_endpoint') }},
 {% endif %}
 
 observations as (
@@ -176,22 +140,8 @@ latest as (
 
 keys as (
 
-    -- the rows to write: on an incremental run the touched keys, a key left without any source row
-    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
-    -- on a full build every key
-    {% if is_incremental() %}
-        select
-            touched.network_id,
-            touched.contract_address,
-            touched.observed_at
-        from touched
-    {% else %}
-        select
-            latest.network_id,
-            latest.contract_address,
-            latest.observed_at
-        from latest
-    {% endif %}
+    -- the rows to write (see macro keys_to_write)
+    {{ keys_to_write(['network_id', 'contract_address', 'observed_at']) }}
 
 )
 

@@ -21,11 +21,7 @@
             {'columns': ['built_xmin']},
             {'columns': ['landed_interval_end']},
         ],
-        post_hook=[
-            "delete from {{ this }} as emptied
-            where emptied.landing_id is null
-                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
-        ],
+        post_hook=["{{ delete_emptied_rows() }}"],
     )
 }}
 
@@ -46,35 +42,7 @@ landed as (
 
 ),
 
-relanded as (
-
-    select distinct
-        landed.interval_start,
-        landed.interval_end
-    from landed
-
-),
-
-touched as (
-
-    select
-        landed.coin_id as asset_id,
-        landed.fetched_date as vote_date
-    from landed
-
-    union
-
-    -- rows kept from an interval that has just been landed again
-    select
-        built.asset_id,
-        built.vote_date
-    from {{ this }} as built
-    inner join relanded
-        on
-            built.landed_interval_start <= relanded.interval_start
-            and built.landed_interval_end >= relanded.interval_end
-
-),
+{{ touched_keys(['asset_id', 'vote_date'], landed_keys={'asset_id': 'landed.coin_id', 'vote_date': 'landed.fetched_date'}) }},
 {% endif %}
 
 fetches as (
@@ -120,20 +88,8 @@ latest as (
 
 keys as (
 
-    -- the rows to write: on an incremental run the touched keys, a key left without any source row
-    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
-    -- on a full build every key
-    {% if is_incremental() %}
-        select
-            touched.asset_id,
-            touched.vote_date
-        from touched
-    {% else %}
-        select
-            latest.asset_id,
-            latest.vote_date
-        from latest
-    {% endif %}
+    -- the rows to write (see macro keys_to_write)
+    {{ keys_to_write(['asset_id', 'vote_date']) }}
 
 )
 

@@ -23,11 +23,7 @@
             {'columns': ['built_xmin']},
             {'columns': ['landed_interval_end']},
         ],
-        post_hook=[
-            "delete from {{ this }} as emptied
-            where emptied.landing_id is null
-                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
-        ],
+        post_hook=["{{ delete_emptied_rows() }}"],
     )
 }}
 
@@ -46,31 +42,7 @@ landed as (
 
 ),
 
-relanded as (
-
-    select distinct
-        landed.interval_start,
-        landed.interval_end
-    from landed
-
-),
-
-touched as (
-
-    select (landed.updated_at at time zone 'UTC')::date as fear_greed_date
-    from landed
-
-    union
-
-    -- days computed from an interval that has just been landed again
-    select built.fear_greed_date
-    from {{ this }} as built
-    inner join relanded
-        on
-            built.landed_interval_start <= relanded.interval_start
-            and built.landed_interval_end >= relanded.interval_end
-
-),
+{{ touched_keys(['fear_greed_date'], landed_keys={'fear_greed_date': "(landed.updated_at at time zone 'UTC')::date"}) }},
 {% endif %}
 
 readings as (
@@ -121,14 +93,8 @@ daily as (
 
 keys as (
 
-    -- the rows to write: on an incremental run the touched keys, a key left without any source row
-    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
-    -- on a full build every key
-    {% if is_incremental() %}
-        select touched.fear_greed_date from touched
-    {% else %}
-        select daily.fear_greed_date from daily
-    {% endif %}
+    -- the rows to write (see macro keys_to_write)
+    {{ keys_to_write(['fear_greed_date'], full_from='daily') }}
 
 )
 

@@ -26,11 +26,7 @@
             {'columns': ['built_xmin']},
             {'columns': ['landed_interval_end']},
         ],
-        post_hook=[
-            "delete from {{ this }} as emptied
-            where emptied.landing_id is null
-                and emptied.built_xmin = (select max(built.built_xmin) from {{ this }} as built)",
-        ],
+        post_hook=["{{ delete_emptied_rows() }}"],
     )
 }}
 
@@ -60,37 +56,7 @@ landed as (
 
 ),
 
-relanded as (
-
-    select distinct
-        landed.source,
-        landed.interval_start,
-        landed.interval_end
-    from landed
-
-),
-
-touched as (
-
-    select
-        landed.source,
-        date_trunc('hour', landed.observed_at, 'UTC') as market_hour
-    from landed
-
-    union
-
-    -- rows kept from an interval of the same source that has just been landed again
-    select
-        built.source,
-        built.market_hour
-    from {{ this }} as built
-    inner join relanded
-        on
-            built.source = relanded.source
-            and built.landed_interval_start <= relanded.interval_start
-            and built.landed_interval_end >= relanded.interval_end
-
-),
+{{ touched_keys(['source', 'market_hour'], landed_keys={'market_hour': "date_trunc('hour', landed.observed_at, 'UTC')"}, match='source') }},
 {% endif %}
 
 snapshots as (
@@ -160,20 +126,8 @@ latest as (
 
 keys as (
 
-    -- the rows to write: on an incremental run the touched keys, a key left without any source row
-    -- included (it comes out empty, so that delete+insert removes it; the post-hook deletes it);
-    -- on a full build every key
-    {% if is_incremental() %}
-        select
-            touched.source,
-            touched.market_hour
-        from touched
-    {% else %}
-        select
-            latest.source,
-            latest.market_hour
-        from latest
-    {% endif %}
+    -- the rows to write (see macro keys_to_write)
+    {{ keys_to_write(['source', 'market_hour']) }}
 
 )
 
