@@ -293,7 +293,9 @@ class AirflowUI:
             day, hhmm = _ui_date(value)
             field = dialog.get_by_role("group").filter(has=page.get_by_text(label, exact=True))
             field.get_by_test_id("datetime-input").click()
-            picker = page.get_by_role("dialog").filter(has=page.get_by_placeholder("YYYY/MM/DD"))
+            # a closed picker stays in the page (Chakra keeps the From popover, data-state="closed")
+            picker = page.locator('[role="dialog"][data-state="open"]').filter(
+                has=page.get_by_placeholder("YYYY/MM/DD"))
             self._check(step, f"the {label} field opened no date picker", picker, "to_be_visible")
             # the picker names the time zone its fields mean: the browser's, UTC here
             self._check(step, f"the {label} picker is not in UTC", picker.get_by_role("paragraph").first,

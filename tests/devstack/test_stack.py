@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -19,7 +20,10 @@ import pytest
 
 from cryptoflow.catalog import SPECS
 from cryptoflow.config import DATASETS, HISTORY_DATASETS
+from tests.devstack.airflow_ui import AirflowUI
 from tests.devstack.conftest import CLI_PROFILE, free_port, run_cli
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pid_files(local_dir: Path) -> list[Path]:
@@ -266,6 +270,33 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert second_raw[:2] == first_raw[:2]  # the same rows: count and bodies (sha256)
         assert not set(second_raw[2]) & set(first_raw[2])  # ... landed again: every row replaced
         assert mart_rows(pg_server, *interval, rows=True) == first_mart
+
+        # The same in the UI, as a user does it (headless Chromium; screenshots under .local/screenshots):
+        # log in with the password the demo printed, switch the history DAG off and on - its catchup is
+        # complete, so that makes no run - and backfill one more past day with the Trigger button's form.
+        password = re.search(r"^login +admin / (\S+)$", out, re.M).group(1)
+        shots = REPO_ROOT / ".local" / "screenshots" / "demo"
+        shutil.rmtree(shots, ignore_errors=True)
+        day = today - timedelta(days=20)
+        with AirflowUI(f"http://127.0.0.1:{cli_env['CRYPTOFLOW_AIRFLOW_PORT']}", "admin", password,
+                       shots) as ui:
+            ui.set_paused(HISTORY_DAG, True)
+            assert ui.is_paused(HISTORY_DAG)
+            ui.set_paused(HISTORY_DAG, False)
+            # the runs list shows the catchup's runs, every one succeeded, and no other scheduled run
+            listed = ui.wait_for_runs(HISTORY_DAG, len(catchup), run_type="scheduled")
+            assert len(listed) == len(catchup), listed
+            made = ui.backfill(HISTORY_DAG, day, day)
+            assert (made.from_date, made.to_date) == (f"{day:%Y-%m-%d}T00:00:00Z",) * 2, made
+            assert re.match(r"1 run will be triggered", made.announced), made  # the form's dry run
+            shown = [(b.from_date, b.to_date, b.reprocess) for b in ui.wait_for_backfills(HISTORY_DAG)]
+            assert shown.count((f"{day:%Y-%m-%d} 00:00:00",) * 2 + ("Missing Runs",)) == 1, shown
+        assert await_runs(pg_server, "scheduled", len(catchup)) == catchup  # toggling made no run
+        assert await_runs(pg_server, "backfill", 2) == [(day, day + timedelta(days=1)), interval]
+        settle(pg_server, "dbt_marts")
+        assert history_raw(pg_server, day, day + timedelta(days=1))[0] == HISTORY_COINS
+        assert mart_rows(pg_server, day, day + timedelta(days=1)) == HISTORY_COINS * 24
+        assert sorted(p.name for p in shots.glob("*.png"))  # the screenshots are there to look at
     finally:
         down = run_cli("down", env=env)
     assert down.returncode == 0, down.stderr
