@@ -9,6 +9,9 @@ cycle it sends one or more requests to one endpoint of :mod:`cryptoflow.apis`:
   (:class:`FromListing`): ``/coins/{id}`` once per coin of the top N, CMC ``info`` with 100 ids bundled
   per call, DEX pair quotes with 100 pair addresses bundled per call, DEX pair OHLCV one pair per call.
 
+History datasets (:class:`HistorySpec`, one history DAG each: a past range per coin of another
+dataset's listing) are described here too, so the budget can price them without importing Airflow.
+
 The DAG factory, the budget (``make budget``) and the benchmarks read these specs, so what a dataset
 sends and what it is said to cost cannot drift apart. Pure: no I/O (the ids are read by
 :mod:`cryptoflow.selections`).
