@@ -1,10 +1,10 @@
 """dbt: builds (and tests) the models downstream of whichever raw tables just landed.
 
 Scheduled on the raw tables' Assets: each landing task's event triggers a run that selects
-``@source:<api>.<endpoint>`` (the source, what is downstream of it, and what those models read) for
-every table in its triggering events and runs ``dbt build`` (models, snapshots and their tests, a test
-only when every model it reads is selected) on that selection, so a mart is never published without its
-tests.
+``source:<api>.<endpoint>+`` (the source and what is downstream of it) for every table in its triggering
+events and runs ``dbt build`` (models, snapshots and their tests) on that selection, so a mart is never
+published without its tests and a run costs what landed. A model those read from another source is built
+too only while it is missing from the warehouse (``cryptoflow.dbt.unbuilt_parents``).
 """
 
 from __future__ import annotations

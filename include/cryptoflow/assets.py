@@ -25,14 +25,20 @@ def raw_asset(api: str, endpoint: str) -> Asset:
     return Asset(name=table, uri=f"postgres://warehouse:5432/warehouse/{table.replace('.', '/')}")
 
 
-def dbt_selector(asset_name: str) -> str:
-    """``raw.coingecko__coins_markets`` → ``@source:coingecko.coins_markets``: the source, everything
-    downstream of it, and every model those read (a mart that joins another API's staging view must find
-    it built, even before that API's first landing triggered a run)."""
+def dbt_source(asset_name: str) -> str:
+    """``raw.coingecko__coins_markets`` → ``coingecko.coins_markets``: the dbt source of a raw table."""
     if not asset_name.startswith(ASSET_PREFIX) or "__" not in asset_name:
         raise ValueError(f"not a raw-table asset: {asset_name!r}")
     api, endpoint = asset_name[len(ASSET_PREFIX):].split("__", 1)
-    return f"@source:{api}.{endpoint}"
+    return f"{api}.{endpoint}"
+
+
+def dbt_selector(asset_name: str) -> str:
+    """``raw.coingecko__coins_markets`` → ``source:coingecko.coins_markets+``: the source and everything
+    downstream of it (models, snapshots and their tests), nothing of the other sources: what the models
+    read from elsewhere is read as it stands (built when it is not there yet, see
+    :func:`cryptoflow.dbt.unbuilt_parents`)."""
+    return f"source:{dbt_source(asset_name)}+"
 
 
 def dbt_selection(asset_names: Iterable[str]) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cryptoflow.assets import dbt_selection
+from cryptoflow.assets import dbt_selection, dbt_source
 
 PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR", Path(__file__).resolve().parents[2] / "dbt_project"))
 
@@ -95,10 +95,21 @@ def event_asset_names(triggering_asset_events: Mapping[Any, Any] | None) -> list
 
 def build_for_events(triggering_asset_events: Mapping[Any, Any] | None, conn_id: str = "warehouse"
                      ) -> dict[str, Any]:
-    """``dbt build`` on what is downstream of the triggering raw tables (everything on a manual run)."""
-    selection = selection_for(event_asset_names(triggering_asset_events))
-    # cautious: a test runs only when every model it reads is in the selection (a relationships test
-    # from a model downstream of another source would otherwise read a table not built yet)
+    """``dbt build`` on what is downstream of the triggering raw tables (everything on a manual run).
+
+    Each raw table selects ``source:<api>.<endpoint>+``: its models and their tests, and none of another
+    source's, so the cost follows what landed. What those models read from elsewhere is read as it
+    stands, and built first only where it is not in the warehouse yet (:func:`unbuilt_parents`).
+    """
+    names = [name for name in event_asset_names(triggering_asset_events) if name.startswith("raw.")]
+    selection = selection_for(names)
+    if selection:
+        from cryptoflow.warehouse import connect
+
+        with connect(conn_id) as conn:
+            built = relations_in(conn)
+        selection += unbuilt_parents([dbt_source(name) for name in names], current_manifest(), built)
+    # cautious: a test that came in with a model added above runs only when all it reads is selected
     args = ["build", *(["--select", *selection, "--indirect-selection", "cautious"] if selection else [])]
     return {"selection": selection, **run_dbt(args, env=warehouse_env(conn_id))}
 
@@ -108,9 +119,55 @@ def selection_for(asset_names: Iterable[str]) -> list[str]:
     return dbt_selection(name for name in asset_names if name.startswith("raw."))
 
 
-def build_manifest(project_dir: Path = PROJECT_DIR) -> Path:
-    """``dbt parse`` into ``<project>/target``: the project's manifest, built without a database."""
-    target = project_dir / "target"
+def unbuilt_parents(sources: Iterable[str], manifest: Mapping[str, Any], built: set[str]) -> list[str]:
+    """The models and snapshots that what is downstream of ``sources`` (``api.endpoint``) reads, that are
+    not downstream themselves and not in the warehouse (``built``: ``schema.relation`` names): a fresh
+    warehouse, or a model added since. Built with the selection so that no model reads a missing relation;
+    once there they are read as they stand. Sorted names."""
+    nodes, children, parents = manifest["nodes"], manifest["child_map"], manifest["parent_map"]
+
+    def walk(start: Iterable[str], graph: Mapping[str, list[str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(start)
+        while todo:
+            for node in graph.get(todo.pop(), []):
+                if node not in seen and nodes.get(node, {}).get("resource_type") in ("model", "snapshot"):
+                    seen.add(node)
+                    todo.append(node)
+        return seen
+
+    project = manifest["metadata"].get("project_name", "cryptoflow")
+    downstream = walk((f"source.{project}.{source}" for source in sources), children)
+    wanted = walk(downstream, parents) - downstream
+    missing = {nodes[n]["name"] for n in wanted if nodes[n]["config"].get("materialized") != "ephemeral"
+               and f"{nodes[n]['schema']}.{nodes[n].get('alias') or nodes[n]['name']}".lower() not in built}
+    return sorted(missing)
+
+
+def relations_in(conn) -> set[str]:
+    """Every table and view in the warehouse, as ``schema.name``."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p')")
+        return {row[0].lower() for row in cur.fetchall()}
+
+
+def current_manifest(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The manifest of the last dbt run (``$DBT_TARGET_PATH`` or the project's ``target``), parsed again
+    when a file of the project is newer than it (a deploy since) or there is none."""
+    target = Path(os.environ.get("DBT_TARGET_PATH", project_dir / "target"))
+    manifest = target / "manifest.json"
+    sources = [p for pattern in ("*.sql", "*.yml") for p in project_dir.rglob(pattern)
+               if not {"target", "logs"} & set(p.relative_to(project_dir).parts)]
+    if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        build_manifest(project_dir, target)
+    return json.loads(manifest.read_text())
+
+
+def build_manifest(project_dir: Path = PROJECT_DIR, target: Path | None = None) -> Path:
+    """``dbt parse`` into ``target`` (``<project>/target``): the project's manifest, built without a
+    database."""
+    target = target or project_dir / "target"
     cmd = [dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
            "--target-path", str(target), "--quiet"]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_VERSION_CHECK": "false"}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cryptoflow.assets import dbt_selector, raw_asset
+from cryptoflow.assets import dbt_source, raw_asset
 from cryptoflow.catalog import SPECS
 from cryptoflow.config import Config, load_config
 from cryptoflow.dbt import PROJECT_DIR, DbtError, run_dbt, warehouse_env
@@ -31,7 +31,7 @@ class StaleSources(RuntimeError):
 def freshness_selection(config: Config) -> list[str]:
     """``source:<api>.<table>`` for every dataset switched on (its API on too), sorted."""
     selectors = {
-        dbt_selector(raw_asset(spec.api, spec.endpoint).name).removeprefix("@")
+        "source:" + dbt_source(raw_asset(spec.api, spec.endpoint).name)
         for name, spec in SPECS.items() if config.dataset(name).enabled
     }
     return sorted(selectors)

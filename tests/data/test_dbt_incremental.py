@@ -10,6 +10,7 @@ import pytest
 
 from cryptoflow.dbt import run_dbt
 from cryptoflow.ingest import land_request
+from tests.helpers import empty_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +60,35 @@ def test_incremental_mart_equals_a_full_rebuild(sandbox, api_connections, monkey
 def test_dbt_unit_tests_pass():
     result = run_dbt(["test", "--select", "test_type:unit"])
     assert result["failed"] == [] and result["counts"].get("pass", 0) >= 1
+
+
+def test_a_landing_builds_what_is_downstream_of_it_and_what_that_reads_only_while_missing(
+        sandbox, api_connections, monkeypatch, warehouse):
+    """dbt_marts' build for one landing (build_for_events): on an empty warehouse the models its
+    descendants read from other APIs are built too (the consolidated prices read CMC's hourly fact);
+    once they are there, the next landing builds its source's descendants and tests only."""
+    from cryptoflow.dbt import build_for_events
+
+    for name, value in api_connections.items():
+        monkeypatch.setenv(name, value)
+    sandbox.reset()
+    empty_warehouse(warehouse)
+    event = {"raw.coingecko__coins_markets": []}
+
+    land_hour(sandbox, 9, 40, "e1")
+    first = build_for_events(event)
+    assert first["failed"] == [], first
+    assert first["selection"][0] == "source:coingecko.coins_markets+"
+    assert {"fct_cmc_price_hourly", "int_asset_identity", "stg_cmc__coins"} <= set(first["selection"][1:])
+    assert warehouse.execute("SELECT count(*) FROM marts.fct_price_consolidated_hourly").fetchone()[0] > 0
+
+    land_hour(sandbox, 10, 30, "e2")
+    second = build_for_events(event)
+    assert second["failed"] == [] and second["selection"] == ["source:coingecko.coins_markets+"], second
+    ran = set(second["seconds"])
+    assert {"model.cryptoflow.fct_price_hourly", "model.cryptoflow.fct_price_consolidated_hourly"} <= ran
+    # nothing of CMC's was built or tested again
+    assert not [node for node in ran if "stg_cmc" in node or "fct_cmc_price_hourly" in node], sorted(ran)
+    assert ran < set(first["seconds"]), (len(ran), len(first["seconds"]))  # 139 of the first's 275 here
+    hours = warehouse.execute("SELECT count(DISTINCT price_hour) FROM marts.fct_price_hourly").fetchone()[0]
+    assert hours >= 2

@@ -13,15 +13,15 @@ def test_raw_asset_is_named_after_its_table():
     assert asset.name == "raw.coingecko__coins_markets"
 
 
-def test_selector_selects_the_source_and_everything_downstream():
-    assert dbt_selector("raw.coingecko__coins_markets") == "@source:coingecko.coins_markets"
+def test_selector_selects_the_source_and_everything_downstream_of_it_only():
+    assert dbt_selector("raw.coingecko__coins_markets") == "source:coingecko.coins_markets+"
     assert dbt_selection(["raw.cmc__listings_latest", "raw.coingecko__coins_markets",
                           "raw.cmc__listings_latest"]) == [
-        "@source:cmc.listings_latest", "@source:coingecko.coins_markets"]
+        "source:cmc.listings_latest+", "source:coingecko.coins_markets+"]
 
 
 def test_non_raw_assets_are_ignored_by_the_dbt_selection():
     assert selection_for(["marts.fct_price_hourly", "raw.coingecko__coins_markets"]) == [
-        "@source:coingecko.coins_markets"]
+        "source:coingecko.coins_markets+"]
     with pytest.raises(ValueError, match="not a raw-table asset"):
         dbt_selector("fct_price_hourly")
