@@ -120,10 +120,10 @@ def selection_for(asset_names: Iterable[str]) -> list[str]:
 
 
 def unbuilt_parents(sources: Iterable[str], manifest: Mapping[str, Any], built: set[str]) -> list[str]:
-    """The models and snapshots that what is downstream of ``sources`` (``api.endpoint``) reads, that are
-    not downstream themselves and not in the warehouse (``built``: ``schema.relation`` names): a fresh
-    warehouse, or a model added since. Built with the selection so that no model reads a missing relation;
-    once there they are read as they stand. Sorted names."""
+    """The models and snapshots read by what is downstream of ``sources`` (``api.endpoint``) or by its
+    tests, that are neither downstream themselves nor in the warehouse (``built``: ``schema.relation``
+    names): a fresh warehouse, or a model added since. Built with the selection so that nothing reads a
+    missing relation; once there they are read as they stand. Sorted names."""
     nodes, children, parents = manifest["nodes"], manifest["child_map"], manifest["parent_map"]
 
     def walk(start: Iterable[str], graph: Mapping[str, list[str]]) -> set[str]:
@@ -137,8 +137,12 @@ def unbuilt_parents(sources: Iterable[str], manifest: Mapping[str, Any], built: 
         return seen
 
     project = manifest["metadata"].get("project_name", "cryptoflow")
-    downstream = walk((f"source.{project}.{source}" for source in sources), children)
-    wanted = walk(downstream, parents) - downstream
+    starts = [f"source.{project}.{source}" for source in sources]
+    downstream = walk(starts, children)
+    # the selection's tests too: a relationships test reads the model it points to
+    tests = {child for node in (*starts, *downstream) for child in children.get(node, [])
+             if nodes.get(child, {}).get("resource_type") == "test"}
+    wanted = walk([*downstream, *tests], parents) - downstream
     missing = {nodes[n]["name"] for n in wanted if nodes[n]["config"].get("materialized") != "ephemeral"
                and f"{nodes[n]['schema']}.{nodes[n].get('alias') or nodes[n]['name']}".lower() not in built}
     return sorted(missing)
