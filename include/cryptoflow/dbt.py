@@ -102,8 +102,8 @@ def build_for_events(triggering_asset_events: Mapping[Any, Any] | None, conn_id:
     stands, and built first only where it is not in the warehouse yet (:func:`unbuilt_parents`).
     """
     names = [name for name in event_asset_names(triggering_asset_events) if name.startswith("raw.")]
-    selection = selection_for(names)
-    if selection:
+    selection = dbt_selection(names)
+    if names:
         from cryptoflow.warehouse import connect
 
         with connect(conn_id) as conn:
