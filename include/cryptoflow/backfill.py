@@ -3,9 +3,10 @@ configured limits), printed before ``airflow backfill create`` starts it.
 
 The runs are the ones Airflow's backfill creates: the DAG's timetable between the dates (both inclusive,
 on the logical date, which is the interval's start); for a history DAG (:mod:`cryptoflow.timetables`)
-that is whole windows from ``FROM``, the last cut after the day of ``TO``. A history run costs one call
-per coin per window (:mod:`cryptoflow.windows`); the same dates for the naive plan (one call per coin
-per day) are printed beside it. Intervals older than the connection's plan reaches are skipped by the
+that is whole windows from ``FROM``, the last cut after the day of ``TO``. A history run costs the fewest
+calls its endpoint allows (:meth:`cryptoflow.catalog.HistorySpec.cost`: one call per coin per 90 days
+for CoinGecko, 100 coins a call for CMC, one per pair per 500 candles for CMC DEX); the same dates for
+the naive plan (one call per id per day) are printed beside it. Intervals older than the connection's plan reaches are skipped by the
 DAG, with no call, and counted as such here.
 
 A snapshot DAG answers only for now: a backfill of it creates runs that end skipped, landing nothing
@@ -33,17 +34,15 @@ class Plan:
     naive_calls: int
     skipped_runs: int  # older than the plan reaches: skipped by the DAG, no call
     calls_per_minute: float
-    credits_per_call: int
+    credits: int  # by the endpoint's rule for the points each call returns
     plan_name: str
+    series: bool = False  # one series (no ids)
+    gated: bool = False  # the plan may not call the endpoint: every run ends skipped, no call
 
     @property
     def minutes(self) -> float:
         """The floor the rate limit sets: every call at the configured rate."""
         return self.calls / self.calls_per_minute
-
-    @property
-    def credits(self) -> int:
-        return self.calls * self.credits_per_call
 
 
 class NotAHistoryDag(ValueError):
@@ -90,19 +89,23 @@ def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str
     api = get_api(spec.api)
     endpoint = api.endpoint(spec.endpoint)
     plan_name = plan_name or api.default_plan
-    depth = endpoint.history_limit(plan_name)
-    coins = dataset.coins(config.universe)
-    calls = naive = skipped = 0
     runs = history_runs(dataset.window_days, start, end, now=now)
+    ids = spec.id_count(config)
+    if not endpoint.allowed_on(plan_name):  # every run ends skipped with the plan's reason, no call
+        return Plan(dag_id, runs, ids, 0, 0, len(runs), config.api(spec.api).calls_per_minute, 0, plan_name,
+                    series=spec.series, gated=True)
+    depth = spec.history_limit(plan_name)
+    calls = naive = credits = skipped = 0
     for run_start, run_end in runs:
         reach = windows.clamp_to_history(run_start, run_end, now=now, history_days=depth)
         if reach is None:
             skipped += 1
             continue
-        calls += coins * len(windows.windows_for(*reach))
-        naive += windows.naive_calls_for(coins, (reach[1] - reach[0]) / timedelta(days=1))
-    return Plan(dag_id, runs, coins, calls, naive, skipped, config.api(spec.api).calls_per_minute,
-                endpoint.credits.per_call, plan_name)
+        c, k = spec.cost(*reach, ids, now=now)
+        calls, credits = calls + c, credits + k
+        naive += spec.naive_calls(*reach, ids)
+    return Plan(dag_id, runs, ids, calls, naive, skipped, config.api(spec.api).calls_per_minute, credits,
+                plan_name, series=spec.series)
 
 
 def describe(plan: Plan) -> str:
@@ -112,14 +115,17 @@ def describe(plan: Plan) -> str:
     first, last = plan.runs[0][0], plan.runs[-1][1]
     lines = [
         f"backfill {plan.dag_id}: {len(plan.runs)} run(s) covering [{first:%Y-%m-%d}, {last:%Y-%m-%d}) "
-        f"(UTC days), {plan.coins} coins",
-        f"  calls    {plan.calls:,} (the fewest: one per coin per window of at most 90 days); the naive "
-        f"plan (one per coin per day) would spend {plan.naive_calls:,}",
+        f"(UTC days), {'one series' if plan.series else f'{plan.coins} ids'}",
+        f"  calls    {plan.calls:,} (the fewest the endpoint allows at its granularity); the naive plan "
+        f"(one call per {'day' if plan.series else 'id per day'}) would spend {plan.naive_calls:,}",
         f"  credits  {plan.credits:,} on plan {plan.plan_name}",
         f"  time     at least {plan.minutes:.1f} min at {plan.calls_per_minute:g} calls/min (the shared "
         "limiter's rate, for live and history DAGs together)",
     ]
-    if plan.skipped_runs:
+    if plan.gated:
+        lines.append(f"  skipped  every run: plan {plan.plan_name} may not call this endpoint (no call; "
+                     "the DAG's runs end skipped with the plan's reason)")
+    elif plan.skipped_runs:
         lines.append(f"  skipped  {plan.skipped_runs} run(s) older than plan {plan.plan_name} reaches "
                      "(no call; a plan with more history reaches them)")
     for run_start, run_end in plan.runs[:3]:

@@ -258,12 +258,13 @@ class HistoryBudget:
 
     name: str
     api: str
-    status: str  # "on", "off"
-    coins: int = 0
+    status: str  # "on", "off", "skipped" (the plan may not call the endpoint)
+    coins: int = 0  # ids a run asks for (1 for a series)
     days: int = 0  # the catchup's depth: start_days_ago, cut to the plan's reach
     window_days: int = 0
     catchup_calls: int = 0
     catchup_credits: int = 0
+    run_calls: int = 0  # one run of window_days once caught up
     lane_per_minute: float = 0.0  # history's own lane of the limiter: (1 - history.live_share) x the limit
     note: str = ""
 
@@ -273,40 +274,40 @@ class HistoryBudget:
 
     @property
     def calls_per_month(self) -> int:
-        """Once caught up: a run of one window for every coin each ``window_days``."""
-        return math.ceil(self.coins * WINDOW_DAYS / self.window_days) if self.status == "on" else 0
+        """Once caught up: a run of one window each ``window_days``."""
+        return math.ceil(self.run_calls * WINDOW_DAYS / self.window_days) if self.status == "on" else 0
 
 
 def history_budget(name: str, config: Config, plan: str) -> HistoryBudget:
-    """One history DAG's figures under ``config`` with its API on ``plan`` (one credit per call: CoinGecko
-    counts calls, and one call carries one coin's window)."""
+    """One history DAG's figures under ``config`` with its API on ``plan``: the calls each run makes and
+    the credits they cost by the endpoint's rule (:meth:`cryptoflow.catalog.HistorySpec.cost`)."""
     from cryptoflow.catalog import history_spec
 
     spec, dataset = history_spec(name), config.history_dataset(name)
     if not dataset.enabled or not config.api(spec.api).enabled:
         return HistoryBudget(name, spec.api, "off", note=f"off (history.{name}.enabled)")
-    depth = get_api(spec.api).endpoint(spec.endpoint).history_limit(plan)
+    endpoint = get_api(spec.api).endpoint(spec.endpoint)
+    if not endpoint.allowed_on(plan):
+        allowed = ", ".join(p for p in get_api(spec.api).plans if p in endpoint.plans)
+        return HistoryBudget(name, spec.api, "skipped",
+                             note=f"skipped on plan {plan} (plans that may: {allowed})")
+    depth = spec.history_limit(plan)
     days = dataset.start_days_ago if depth is None else min(dataset.start_days_ago, depth)
-    coins = dataset.coins(config.universe)
-    calls = coins * windows_per_coin(days, dataset.window_days)
+    ids = spec.id_count(config)
+    calls, credits = spec.catchup_cost(ids, days, dataset.window_days)
+    run_calls, _ = spec.catchup_cost(ids, dataset.window_days, dataset.window_days)
     cut = f", cut to plan {plan}'s {depth}" if depth is not None and depth < dataset.start_days_ago else ""
     lane = config.api(spec.api).calls_per_minute * (1 - config.history_live_share)
-    return HistoryBudget(name, spec.api, "on", coins=coins, days=days, window_days=dataset.window_days,
-                         catchup_calls=calls, catchup_credits=calls, lane_per_minute=lane,
-                         note=f"{days} days{cut} x {coins} coins")
+    what = "one series" if spec.series else f"{ids} ids" if spec.ids.per_network else f"{ids} coins"
+    return HistoryBudget(name, spec.api, "on", coins=ids, days=days, window_days=dataset.window_days,
+                         catchup_calls=calls, catchup_credits=credits, run_calls=run_calls,
+                         lane_per_minute=lane, note=f"{days} days{cut} x {what}")
 
 
-def windows_per_coin(days: int, window_days: int) -> int:
-    """Calls per coin of a catchup over ``days``: its runs of ``window_days`` (the last one shorter),
-    each in the fewest windows (:func:`cryptoflow.windows.windows_for`)."""
-    from cryptoflow.windows import windows_for
+def _catchup_credits(name: str, ids: int, days: int, window_days: int) -> int:
+    from cryptoflow.catalog import history_spec
 
-    calls, left = 0, days
-    while left > 0:
-        run = min(window_days, left)
-        calls += len(windows_for(WINDOW_START, WINDOW_START + timedelta(days=run)))
-        left -= run
-    return calls
+    return history_spec(name).catchup_cost(ids, days, window_days)[1]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -456,26 +457,40 @@ def _history_names(api: str) -> list[str]:
 
 
 def history_problems(b: ApiBudget) -> list[str]:
-    """A month that cannot carry the live datasets and a catchup, with the largest history settings that
-    fit. Said only when the live datasets fit a month on their own (else their remedy comes first)."""
-    limit = b.monthly_limit
-    if not b.enabled or limit is None or b.credits_per_month > limit or b.catchup_month_credits <= limit:
+    """A month, or a day, that cannot carry the live datasets and a catchup, with the largest history
+    settings that fit. A catchup's runs follow each other as fast as the limiter lets them, so its
+    credits come in the day it starts; a call past the daily or monthly credits fails its task
+    (:class:`cryptoflow.limits.BudgetExhausted`). Said only when the live datasets fit on their own
+    (else their remedy comes first)."""
+    if not b.enabled:
         return []
     out = []
-    for h in (h for h in b.history if h.status == "on" and h.catchup_credits):
-        room = b.monthly_limit - b.catchup_month_credits + h.catchup_credits  # what this catchup may use
-        fixes = []
-        per_coin = windows_per_coin(h.days, h.window_days)
-        coins = _largest(h.coins, lambda n, per_coin=per_coin, room=room: n * per_coin <= room)
-        if coins is not None:
-            fixes.append(f"lower history.{h.name}.top_n to {coins:,} (from {h.coins:,})")
-        days = _largest(h.days, lambda d, h=h, room=room: h.coins * windows_per_coin(d, h.window_days)
-                        <= room)
-        if days is not None:
-            fixes.append(f"lower history.{h.name}.start_days_ago to {days:,} (from {h.days:,})")
-        out.append(f"{b.api}: the catchup of {h.name} needs {h.catchup_credits:,} credits beside the live "
-                   f"datasets' {b.credits_per_month:,} in the month it runs, over {b.monthly_limit:,} "
-                   f"({b.monthly_source}): " + (" or ".join(fixes) or "switch it off"))
+    caps = (("month", b.monthly_limit, b.monthly_source, b.credits_per_month),
+            ("day", b.daily_limit, b.daily_source, b.busiest_day_credits[1]))
+    for period, limit, source, live in caps:
+        if limit is None or live > limit:
+            continue
+        catchups = sum(h.catchup_credits for h in b.history if h.status == "on")
+        if live + catchups <= limit:
+            continue
+        excess = live + catchups - limit
+        named = [h for h in b.history if h.status == "on" and h.catchup_credits >= excess]
+        for h in named or sorted((h for h in b.history if h.status == "on"),
+                                 key=lambda h: -h.catchup_credits)[:1]:
+            room = limit - live - catchups + h.catchup_credits  # what this catchup may use
+            fixes = []
+            coins = _largest(h.coins, lambda n, h=h, room=room: _catchup_credits(h.name, n, h.days,
+                                                                                 h.window_days) <= room)
+            if coins is not None and h.coins > 1 and "ids" not in h.note:
+                fixes.append(f"lower history.{h.name}.top_n to {coins:,} (from {h.coins:,})")
+            days = _largest(h.days, lambda d, h=h, room=room: _catchup_credits(h.name, h.coins, d,
+                                                                               h.window_days) <= room)
+            if days is not None:
+                fixes.append(f"lower history.{h.name}.start_days_ago to {days:,} (from {h.days:,})")
+            out.append(f"{b.api}: the catchup of {h.name} needs {h.catchup_credits:,} credits beside the "
+                       f"live datasets' {live:,} in the {period} it runs, over {limit:,} ({source}): "
+                       + (" or ".join(fixes) or "switch it off"))
+        break  # the month's advice covers the day's
     return out
 
 

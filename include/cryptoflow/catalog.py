@@ -19,9 +19,10 @@ sends and what it is said to cost cannot drift apart. Pure: no I/O (the ids are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from cryptoflow.apis import get_api
@@ -209,26 +210,241 @@ def spec(name: str) -> Spec:
 
 
 # History datasets: one history DAG each (dags/<name>.py, its settings under history.<name> in
-# cryptoflow.yaml), over the coins of another dataset's latest landing.
+# cryptoflow.yaml): a past range of one series, or of each id of another dataset's latest landing.
+@dataclass(frozen=True)
+class Span:
+    """How far one history call reaches, and how a window is said to the API.
+
+    - ``longest``: the longest window one call answers at the wanted granularity (CoinGecko: 90 days is
+      hourly; CMC: ``count`` of at most 10,000 points, or a body-size cap; CMC DEX: 500 candles);
+    - ``shortest``: a shorter tail is widened backwards to it (CoinGecko answers a day or less
+      5-minutely);
+    - ``step``: the spacing of the points (hourly, daily), for the points and credits arithmetic;
+    - ``style``: ``"unix"`` (``from``/``to`` in UNIX seconds, both inclusive: CoinGecko), ``"iso"``
+      (``time_start``/``time_end`` ISO 8601 and ``count``; the end is sent one second short of the next
+      window, so no boundary point is paid for twice: CMC and CMC DEX), ``"offset"`` (newest-first
+      ``start``/``limit`` paging with no time parameter: CMC fear and greed; the pages reach from the
+      newest value back to the window's start).
+    """
+
+    longest: timedelta
+    shortest: timedelta
+    step: timedelta
+    style: Literal["unix", "iso", "offset"]
+
+    def points(self, start: datetime, end: datetime) -> int:
+        """Points of one id that a window ``[start, end)`` holds (what the credits count)."""
+        return max(1, math.ceil((end - start) / self.step - 1e-9))
+
+    def request(self, start: datetime, end: datetime, *, now: datetime) -> tuple[dict[str, Any], int | None]:
+        """The parameters of one call for the window ``[start, end)``, and the records it wants (the
+        offset style's page walk; ``None`` otherwise)."""
+        if self.style == "unix":
+            return {"from": int(start.timestamp()), "to": int(end.timestamp())}, None
+        if self.style == "iso":
+            return {"time_start": _iso(start), "time_end": _iso(end - timedelta(seconds=1)),
+                    "count": str(self.points(start, end))}, None
+        # newest first, one a step: from the newest back past the window's start (a step of slack
+        # either side for the API's clock); staging keeps the window's own points
+        back = math.ceil((now - start) / self.step) + 2
+        return {}, max(1, back)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prices_points(body: Any) -> int:
+    return len(body.get("prices") or []) if isinstance(body, dict) else 0
+
+
+def _quotes_points(body: Any) -> int:
+    """``quotes[]`` of CMC's historical bodies: one coin object, a map of them, or global metrics."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and "quotes" in data:
+        return len(data.get("quotes") or [])
+    if isinstance(data, dict):
+        return sum(len(v.get("quotes") or []) for v in data.values() if isinstance(v, dict))
+    if isinstance(data, list):
+        return sum(len(v.get("quotes") or []) if isinstance(v, dict) and "quotes" in v else 1 for v in data)
+    return 0
+
+
 @dataclass(frozen=True)
 class HistorySpec:
-    """One history dataset: the endpoint, the listing its coins come from, the path parameter."""
+    """One history dataset: its endpoint, how one call spans time, and what it is asked over.
+
+    - ``ids``: the listing the run's ids come from (resolved once per run); ``None``: one series, asked
+      as a whole (global metrics, fear and greed);
+    - ``id_param``: where the ids go: a path placeholder (``{id}``: one per call), a query parameter
+      bundling up to the endpoint's ``max_ids`` per call (CMC ``id``), or one per call with the
+      network's ``network_slug`` (CMC DEX ``contract_address``);
+    - ``params``: over the endpoint's defaults (the granularity);
+    - ``count_points``: the points a body holds (progress, and the budget's check of its arithmetic).
+    """
 
     name: str
     api: str
     endpoint: str
-    coins: FromListing
-    path_param: str = "id"
+    span: Span
+    ids: FromListing | None = None
+    id_param: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    count_points: Callable[[Any], int] = field(default=_quotes_points, repr=False)
 
     @property
     def raw_table(self) -> str:
         return get_api(self.api).raw_table(self.endpoint)
 
+    @property
+    def series(self) -> bool:
+        return self.ids is None
+
+    @property
+    def path_id(self) -> bool:
+        return self.id_param is not None and "{" + self.id_param + "}" in self.endpoint_obj.path
+
+    @property
+    def endpoint_obj(self):
+        return get_api(self.api).endpoint(self.endpoint)
+
+    @property
+    def per_call(self) -> int:
+        """Ids one call carries."""
+        if self.series or self.path_id or self.ids is None or self.ids.per_network:
+            return 1
+        return self.endpoint_obj.max_ids or 1
+
+    @property
+    def daily(self) -> bool:
+        return self.span.step >= timedelta(days=1)
+
+    def history_limit(self, plan: str) -> int | None:
+        """Days back ``plan`` may reach at this granularity (``None``: no limit)."""
+        return self.endpoint_obj.history_limit(plan, daily=self.daily)
+
+    def units(self, ids: Sequence[str]) -> list[list[str]]:
+        """The run's ids as the calls carry them: one series, one id each, or bundles."""
+        if self.series:
+            return [[SERIES]]
+        size = self.per_call
+        return [list(ids[at:at + size]) for at in range(0, len(ids), size)]
+
+    def windows(self, start: datetime, end: datetime) -> list[Any]:
+        from cryptoflow.windows import windows_for
+
+        return windows_for(start, end, longest=self.span.longest, shortest=self.span.shortest)
+
+    def call(self, unit: Sequence[str], window: Any, *, now: datetime
+             ) -> tuple[dict[str, Any], dict[str, Any] | None, int | None]:
+        """One call of ``unit`` over ``window``: (query parameters, path values, records wanted)."""
+        params, wanted = self.span.request(window.start, window.end, now=now)
+        params = {**self.params, **params}
+        path_values = None
+        if self.series:
+            return params, None, wanted
+        if self.path_id:
+            path_values = {self.id_param: unit[0]}
+        elif self.ids is not None and self.ids.per_network:
+            slug, address = unit[0].split(NETWORK_SEP, 1)
+            params.update({"network_slug": slug, self.id_param: address})
+        else:
+            params[self.id_param] = ",".join(unit)
+        return params, path_values, wanted
+
+    def cost(self, start: datetime, end: datetime, ids: int, *, now: datetime | None = None
+             ) -> tuple[int, int]:
+        """Calls and credits of ``ids`` ids (ignored for a series) over ``[start, end)``: each unit's
+        fewest windows, each call's credits by the endpoint's rule for the points it returns."""
+        endpoint = self.endpoint_obj
+        calls = credits = 0
+        for window in self.windows(start, end):
+            if self.span.style == "offset":
+                _, wanted = self.span.request(window.start, window.end, now=now or end)
+                size = endpoint.paginator.size_for(wanted)
+                pages = math.ceil(wanted / size)
+                calls += pages
+                credits += pages * endpoint.credits.cost(size)
+                continue
+            points = self.span.points(window.start, window.end)
+            for carried in self._bundles(ids):
+                calls += 1
+                credits += endpoint.credits.cost(points * carried)
+        return calls, credits
+
+    def _bundles(self, ids: int) -> list[int]:
+        """Ids carried by each call of one window."""
+        if self.series:
+            return [1]
+        full, rest = divmod(ids, self.per_call)
+        return [self.per_call] * full + ([rest] if rest else [])
+
+    def id_count(self, config: Config) -> int:
+        """The ids a run asks for under ``config``: the top N (``history.<name>.top_n``, else the
+        universe's), per DEX network its top pairs, a series one."""
+        if self.series:
+            return 1
+        dataset = config.history_dataset(self.name)
+        if self.ids.per_network:
+            return len(config.dex.networks) * (dataset.top_n or config.dex.pairs_per_network)
+        return dataset.coins(config.universe)
+
+    def catchup_cost(self, ids: int, days: int, window_days: int) -> tuple[int, int]:
+        """Calls and credits of a catchup over ``days``: its runs of ``window_days`` (the last one
+        shorter), each in its fewest calls."""
+        calls = credits = 0
+        at, end = _COST_START, _COST_START + timedelta(days=days)
+        while at < end:
+            stop = min(at + timedelta(days=window_days), end)
+            c, k = self.cost(at, stop, ids, now=end)
+            calls, credits, at = calls + c, credits + k, stop
+        return calls, credits
+
+    def naive_calls(self, start: datetime, end: datetime, ids: int) -> int:
+        """The naive plan: one call per id (or for the series) per day."""
+        return (1 if self.series else ids) * max(1, math.ceil((end - start) / timedelta(days=1) - 1e-9))
+
+
+SERIES = "all"  # the one unit of a series history dataset (ops.history_* rows name it so)
+NETWORK_SEP = ":"  # a DEX pair's unit id: <network_slug>:<contract_address>
+
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+_COST_START = datetime(2026, 1, 1, tzinfo=UTC)  # any midnight: the arithmetic depends on lengths only
+
+
+def _cmc_coins(config: Config) -> Mapping[str, Any]:
+    return {"convert": config.universe.currency.upper()}
+
 
 HISTORY_SPECS: dict[str, HistorySpec] = {spec.name: spec for spec in (
+    # one coin per call; 90 days is answered hourly (90 days + 1 s daily, a day or less 5-minutely)
     HistorySpec("coingecko_price_history", "coingecko", "coins_market_chart_range",
-                coins=FromListing("coingecko_markets", "id",
-                                  match=lambda c: {"vs_currency": c.universe.currency})),
+                Span(timedelta(days=90), timedelta(days=2), _HOUR, "unix"),
+                ids=FromListing("coingecko_markets", "id",
+                                match=lambda c: {"vs_currency": c.universe.currency}),
+                id_param="id", count_points=_prices_points),
+    # 100 ids a call, 1 credit per 100 points: a call of 100 coins x 30 days is 72,000 quotes (the
+    # window is capped for the body's size, not by the API: credits are the same either way)
+    HistorySpec("cmc_price_history", "cmc", "cryptocurrency_quotes_historical",
+                Span(timedelta(days=31), _HOUR, _HOUR, "iso"),
+                ids=FromListing("cmc_listings", "id", match=_cmc_coins), id_param="id",
+                params={"interval": "hourly"}),
+    # Startup plan and up (Basic: skipped with the plan's reason); the same arithmetic as quotes
+    HistorySpec("cmc_ohlcv_history", "cmc", "cryptocurrency_ohlcv_historical",
+                Span(timedelta(days=31), _HOUR, _HOUR, "iso"),
+                ids=FromListing("cmc_listings", "id", match=_cmc_coins), id_param="id",
+                params={"time_period": "hourly", "interval": "hourly"}),
+    # one series: up to 10,000 hourly points a call (416 days), 1 credit per 100 points
+    HistorySpec("cmc_global_metrics_history", "cmc", "global_metrics_quotes_historical",
+                Span(timedelta(hours=10_000), _HOUR, _HOUR, "iso"), params={"interval": "1h"}),
+    # one series, one value a day, newest first in pages of 500: 1 credit a call whatever its size
+    HistorySpec("cmc_fear_and_greed_history", "cmc", "fear_and_greed_historical",
+                Span(timedelta(days=500), _DAY, _DAY, "offset")),
+    # one pair per call, at most 500 hourly candles (20 days 20 hours)
+    HistorySpec("cmc_dex_pair_ohlcv_history", "cmc_dex", "pairs_ohlcv_historical",
+                Span(timedelta(hours=500), _HOUR, _HOUR, "iso"),
+                ids=FromListing("cmc_dex_spot_pairs", "contract_address", per_network=True),
+                id_param="contract_address", params={"time_period": "hourly", "interval": "1h"}),
 )}
 
 

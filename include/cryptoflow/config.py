@@ -50,9 +50,16 @@ DATASETS = {
 }
 
 
-# Every history dataset (one history DAG each, dags/<name>.py): its API and default window in days.
+# Every history dataset (one history DAG each, dags/<name>.py): its API, its default window (one run's
+# data interval) in days, and the windows it allows. CoinGecko's run is one call per coin, so its window
+# is one that call answers hourly (2 to 90 days); the others cut a run into as many calls as it needs.
 HISTORY_DATASETS = {
-    "coingecko_price_history": ("coingecko", 90),
+    "coingecko_price_history": ("coingecko", 90, (2, 90)),
+    "cmc_price_history": ("cmc", 30, (1, 31)),  # 31: a call of 100 coins' hourly quotes stays < 80,000
+    "cmc_ohlcv_history": ("cmc", 30, (1, 31)),
+    "cmc_global_metrics_history": ("cmc", 90, (1, 416)),  # 416 days: 10,000 hourly points, one call
+    "cmc_fear_and_greed_history": ("cmc", 365, (1, 3650)),
+    "cmc_dex_pair_ohlcv_history": ("cmc_dex", 62, (1, 3650)),  # 62 days: three calls of <= 500 candles
 }
 
 
@@ -329,20 +336,19 @@ def _parse(doc: dict, source: str) -> Config:
 
 
 def _history(doc: Any, source: str, apis: Mapping[str, ApiConfig]) -> dict[str, HistoryDataset]:
-    from cryptoflow.windows import WindowError, check_window_days
 
     top = _known(f"{source}: history", doc, ("start_days_ago", "live_share", *HISTORY_DATASETS))
     days_ago = _whole(f"{source}: history.start_days_ago", top.get("start_days_ago", 365))
     out = {}
-    for name, (api, window) in HISTORY_DATASETS.items():
+    for name, (api, window, (shortest, longest)) in HISTORY_DATASETS.items():
         where = f"{source}: history.{name}"
         entry = _known(where, top.get(name), ("enabled", "window_days", "top_n", "start_days_ago",
                                               "max_active_runs"))
         days = _whole(f"{where}.window_days", entry.get("window_days", window))
-        try:
-            check_window_days(f"{where}.window_days", days)
-        except WindowError as exc:
-            raise ConfigError(str(exc)) from None
+        if not shortest <= days <= longest:
+            why = (" (one call per coin answers hourly only for such windows)" if api == "coingecko"
+                   else "")
+            raise ConfigError(f"{where}.window_days must be {shortest} to {longest} days{why}, got {days!r}")
         out[name] = HistoryDataset(
             name, api, _flag(f"{where}.enabled", entry.get("enabled", True)) and apis[api].enabled,
             _whole(f"{where}.start_days_ago", entry.get("start_days_ago", days_ago)), days,

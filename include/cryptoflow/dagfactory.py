@@ -13,7 +13,7 @@ time, without I/O; the universe (top N, currency) is read inside the task, when 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
@@ -110,19 +110,33 @@ def snapshot_dag(dataset_name: str, *, doc: str) -> DAG | None:
 
 HISTORY_DOC = """
 Each run covers one data interval of up to {window} days (whole UTC days; the newest one ends at the last
-midnight, a backfill's last one after its last day): ``plan`` resolves the run's {coins} coins (the top N of
-the latest ``coingecko_markets`` landing, stored with the run on its first try, so any re-run fetches the
-same coins) and ``land_{endpoint}`` is mapped over batches of them, one call per coin per window of at most
-90 days (the fewest the API allows), paced by the shared limiter. Raw rows land in ``{table}`` under the
-run's interval and the table's Asset triggers ``dbt_marts``.
+midnight, a backfill's last one after its last day): ``plan`` resolves the run's {what} (stored with the
+run on its first try, so any re-run fetches the same ones) and ``land_{endpoint}`` is mapped over
+batches of them, in the fewest calls the endpoint allows ({calls}), paced by the shared limiter. Raw rows
+land in ``{table}`` under the run's interval and the table's Asset triggers ``dbt_marts``.
 
 - **Catchup** is on: switched on, the DAG runs every window from {start_days_ago} days before today,
   {max_active_runs} at a time. ``airflow backfill create`` (or ``make backfill``) re-runs any range.
-- **Restart**: a retried run fetches only the coins its progress (``ops.history_progress``) lacks; a
+- **Restart**: a retried run fetches only the windows its progress (``ops.history_progress``) lacks; a
   finished run that is cleared or reprocessed fetches again and lands the same rows.
 - **Trigger** (no data interval): lands the {window} days that end at the last UTC midnight.
-- Windows older than the connection's plan reaches back are skipped with the plan's reason, no call.
+- Windows older than the connection's plan reaches back, or an endpoint the plan may not call, are
+  skipped with the plan's reason, no call.
 """
+
+
+def _history_what(spec, count: int) -> tuple[str, str]:
+    """What a history run asks for, and how its calls are cut, for the DAG's docs."""
+    span = spec.span
+    reach = (f"{span.longest.days} days" if span.longest.days and not span.longest % timedelta(days=1)
+             else f"{span.longest / timedelta(hours=1):.0f} hours")
+    if spec.series:
+        return "one series", f"one call per {reach}" + (", newest first" if span.style == "offset" else "")
+    if spec.ids.per_network:
+        return (f"{count} pairs (the top pairs of each DEX network in the latest "
+                f"``{spec.ids.dataset}`` landing)", f"one call per pair per {reach}")
+    return (f"{count} coins (the top N of the latest ``{spec.ids.dataset}`` landing)",
+            f"{spec.per_call} coin(s) per call, one call per {reach}")
 
 
 def history_dag(name: str, *, doc: str) -> DAG | None:
@@ -138,7 +152,8 @@ def history_dag(name: str, *, doc: str) -> DAG | None:
         return None
     spec = history_spec(name)
     asset = raw_asset(spec.api, spec.endpoint)
-    doc_md = doc + HISTORY_DOC.format(window=dataset.window_days, coins=dataset.coins(config.universe),
+    what, calls = _history_what(spec, spec.id_count(config))
+    doc_md = doc + HISTORY_DOC.format(window=dataset.window_days, what=what, calls=calls,
                                       endpoint=spec.endpoint, table=asset.name,
                                       start_days_ago=dataset.start_days_ago,
                                       max_active_runs=dataset.max_active_runs)
@@ -156,7 +171,7 @@ def history_dag(name: str, *, doc: str) -> DAG | None:
     def history():
         @task(task_id="plan", pool=spec.api)  # it may land the listing first: a call
         def plan(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> list:
-            """The run's coins (resolved once, stored with the run) in batches, for the run's interval."""
+            """The run's ids (resolved once, stored with the run) in batches, for the run's interval."""
             from cryptoflow.history import plan_history
 
             return plan_history(name, interval_start=data_interval_start, interval_end=data_interval_end,
@@ -165,7 +180,7 @@ def history_dag(name: str, *, doc: str) -> DAG | None:
         @task(task_id=f"land_{spec.endpoint}", pool=spec.api, outlets=[asset],
               map_index_template="{{ batch_label }}")
         def land(batch: dict, dag_run=None, run_id=None) -> dict:
-            """One call per coin and window of the batch, each coin landed with its progress."""
+            """The batch's calls, window by window, each landed with its progress."""
             from airflow.sdk import get_current_context
 
             from cryptoflow.history import land_history_batch

@@ -1,17 +1,21 @@
-"""What a history DAG's tasks do: resolve the run's coins once, then land each coin's windows, resuming
-where a killed or failed try stopped.
+"""What a history DAG's tasks do: resolve the run's ids once, then land each unit's windows, resuming
+where a killed or failed try stopped. Every history dataset (:class:`cryptoflow.catalog.HistorySpec`)
+runs through here: CoinGecko's hourly chart per coin, CMC's quotes and OHLCV with 100 ids a call, CMC's
+global metrics and fear and greed (one series), CMC DEX pair candles (one pair a call).
 
 - :func:`plan_history` (task ``plan``): the run's interval (a hand-triggered run: the latest complete
-  ``window_days``), cut to what the connection's plan may reach back to (nothing left: skipped with the
-  plan's reason, no call); the run's universe, the top N of the latest ``coingecko_markets`` landing,
+  ``window_days``), cut to what the connection's plan may reach back to (nothing left, or an endpoint the
+  plan may not call: skipped with the plan's reason, no call); the run's ids (the top N of the latest
+  landing of the spec's listing; per DEX network, ``<network>:<pair>``; a series: one unit, ``all``),
   resolved on the run's first try and stored in ``ops.history_universe`` so every later try, clear or
-  reprocess of the run fetches the same coins; the coins cut into batches (one mapped task each).
-- :func:`land_history_batch` (task ``land_<endpoint>``, mapped): for each coin of its batch, the fewest
-  windows that cover the interval (:mod:`cryptoflow.windows`), one call each, through the shared
-  limiter; each coin's landing and its progress row (``ops.history_progress``) commit together. A retry
-  of a batch that did not finish skips what its progress says is landed; a batch that finished and is run
-  again (a clear, ``backfill create --reprocess-behavior completed``) fetches everything again. A coin the
-  API no longer knows (HTTP 404: delisted) is recorded as gone and the batch goes on.
+  reprocess of the run fetches the same ids; the ids cut into batches (one mapped task each).
+- :func:`land_history_batch` (task ``land_<endpoint>``, mapped): for each unit of its batch (one id, a
+  bundle of ids, or the series), the fewest windows that cover the interval
+  (:meth:`~cryptoflow.catalog.HistorySpec.windows`), one call each, through the shared limiter; each
+  window's landing and its ids' progress rows (``ops.history_progress``) commit together. A retry of a
+  batch that did not finish skips what its progress says is landed; a batch that finished and is run
+  again (a clear, ``backfill create --reprocess-behavior completed``) fetches everything again. An id
+  the API no longer knows (HTTP 404: delisted) is recorded as gone and the batch goes on.
 
 Progress (coins done of the run's total, calls spent, time left at the pace so far) is logged after every
 coin and kept in ``ops.history_progress``; ``make status`` shows it.
@@ -20,32 +24,41 @@ coin and kept in ``ops.history_progress``; ``make status`` shows it.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cryptoflow import windows
 from cryptoflow.apis import get_api
-from cryptoflow.catalog import HistorySpec, history_spec
+from cryptoflow.catalog import NETWORK_SEP, SERIES, HistorySpec, history_spec
 from cryptoflow.config import Config, HistoryDataset, load_config
 from cryptoflow.landing import Request, land_many, request_key
 from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
 
 log = logging.getLogger(__name__)
 
-# Coins per mapped task: enough paced calls per task to outweigh Airflow's own cost of a task (about
-# 0.2 s), few enough that a failed task costs little to redo; more coins than MAX_BATCHES x this make
-# batches larger instead of more tasks (bounded mapping).
+# Calls (of one window) per mapped task: enough paced calls per task to outweigh Airflow's own cost of
+# a task (about 0.2 s), few enough that a failed task costs little to redo; more than MAX_BATCHES x
+# this make batches larger instead of more tasks (bounded mapping).
 BATCH_COINS = 25
 MAX_BATCHES = 64
 
 
-def batch_size(coins: int) -> int:
-    """Coins per mapped task for a universe of ``coins``: BATCH_COINS, larger past MAX_BATCHES tasks."""
-    return max(BATCH_COINS, -(-coins // MAX_BATCHES))
+def batch_size(ids: int, per_call: int = 1) -> int:
+    """Ids per mapped task for a universe of ``ids`` carried ``per_call`` a call: BATCH_COINS calls a
+    window, more past MAX_BATCHES tasks; a whole number of calls, so no bundle is split."""
+    calls = math.ceil(ids / per_call)  # of one window
+    return max(BATCH_COINS, math.ceil(calls / MAX_BATCHES)) * per_call
+
+
+def _now() -> datetime:
+    """The clock a newest-first page walk counts back from (one seam for the tests)."""
+    return datetime.now(UTC)
 
 
 def run_interval(dataset: HistoryDataset, interval_start: datetime | None, interval_end: datetime | None,
@@ -60,8 +73,10 @@ def plan_history(name: str, *, interval_start: datetime | None, interval_end: da
                  run_after: datetime | None, dag_id: str, run_id: str, config: Config | None = None
                  ) -> list[dict[str, Any]]:
     """The batches of one run (see the module's docs), each ``{"interval_start", "interval_end", "batch",
-    "coins"}``; skipped with the reason when the plan reaches none of the interval or no coin is listed."""
+    "coins"}`` (``coins``: the batch's ids); skipped with the reason when the plan may not call the
+    endpoint or reaches none of the interval, or no id is listed."""
     from cryptoflow.client import ApiHook
+    from cryptoflow.plans import check_plan
 
     config = config or load_config()
     spec, dataset = history_spec(name), config.history_dataset(name)
@@ -74,42 +89,44 @@ def plan_history(name: str, *, interval_start: datetime | None, interval_end: da
         plan = hook.plan.name
     finally:
         hook.close()
-    depth = endpoint.history_limit(plan)
+    check_plan(api, spec.endpoint, plan)
+    depth = spec.history_limit(plan)
     reach = windows.clamp_to_history(start, end, now=datetime.now(UTC), history_days=depth)
     where = f"{api.title} {endpoint.path} [{start.isoformat()}, {end.isoformat()})"
+    # CMC's plans reach further back daily than intraday: say which depth applied
+    grain = ("daily " if spec.daily else "intraday ") if endpoint.daily_history_days else ""
     if reach is None:
         raise AirflowSkipException(
-            f"{where}: skipped, the connection {api.conn_id} is on plan {plan}, whose history reaches "
-            f"{depth} days back; this interval is older. Nothing was fetched, landed or deleted. A plan "
-            f"with more history reaches it.")
+            f"{where}: skipped, the connection {api.conn_id} is on plan {plan}, whose {grain}history "
+            f"reaches {depth} days back; this interval is older. Nothing was fetched, landed or deleted. "
+            f"A plan with more history reaches it.")
     if reach != (start, end):
-        log.warning("%s: plan %s reaches %s days back; landing [%s, %s) only", where, plan, depth,
-                    reach[0].isoformat(), reach[1].isoformat())
+        log.warning("%s: plan %s reaches %s days back (%shistory); landing [%s, %s) only", where, plan,
+                    depth, grain, reach[0].isoformat(), reach[1].isoformat())
     start, end = reach
     conn = connect(WAREHOUSE_CONN_ID)
     conn.autocommit = True
     try:
         migrate(conn)
-        coins = _run_universe(conn, spec, dataset, config, dag_id=dag_id, run_id=run_id)
+        ids = _run_universe(conn, spec, dataset, config, dag_id=dag_id, run_id=run_id)
     finally:
         conn.close()
-    if not coins:
-        raise AirflowSkipException(f"{where}: the latest landing of {spec.coins.dataset} lists no coins; "
+    if not ids:
+        raise AirflowSkipException(f"{where}: the latest landing of {spec.ids.dataset} lists nothing; "
                                    "nothing was fetched or landed")
-    size = batch_size(len(coins))
-    calls = len(coins) * len(windows.windows_for(start, end))
-    log.info("%s: %d coins in %d batches, %d calls (%.1f min at %g calls/min)", where, len(coins),
-             -(-len(coins) // size), calls, calls / config.api(spec.api).calls_per_minute,
-             config.api(spec.api).calls_per_minute)
+    size = batch_size(len(ids), spec.per_call)
+    calls, credits = spec.cost(start, end, len(ids), now=datetime.now(UTC))
+    rate = config.api(spec.api).calls_per_minute
+    log.info("%s: %s in %d batches, %d calls, %d credits (%.1f min at %g calls/min)", where,
+             "one series" if spec.series else f"{len(ids)} ids", -(-len(ids) // size), calls, credits,
+             calls / rate, rate)
     return [{"interval_start": start.isoformat(), "interval_end": end.isoformat(), "batch": n,
-             "coins": coins[at:at + size]} for n, at in enumerate(range(0, len(coins), size))]
+             "coins": ids[at:at + size]} for n, at in enumerate(range(0, len(ids), size))]
 
 
 def _run_universe(conn, spec: HistorySpec, dataset: HistoryDataset, config: Config, *, dag_id: str,
                   run_id: str) -> list[str]:
-    """The run's coins: stored on its first try, read back on every later one."""
-    from cryptoflow.ingest import _listed_ids
-
+    """The run's ids: stored on its first try, read back on every later one."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                      (f"universe|{dag_id}|{run_id}",))
@@ -117,23 +134,42 @@ def _run_universe(conn, spec: HistorySpec, dataset: HistoryDataset, config: Conf
             "SELECT coin_id FROM ops.history_universe WHERE dag_id = %s AND run_id = %s ORDER BY rank",
             (dag_id, run_id))]
         if stored:
-            log.info("%s: the run's %d coins, as resolved on its first try", dag_id, len(stored))
+            log.info("%s: the run's %d ids, as resolved on its first try", dag_id, len(stored))
             return stored
-    match = spec.coins.match(config)
-    coins = _listed_ids(conn, spec.name, spec.coins, match, limit=dataset.coins(config.universe),
-                        run_id=run_id, config=config)
+    ids = _resolve_ids(conn, spec, dataset, config, run_id=run_id)
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO ops.history_universe (dag_id, run_id, rank, coin_id) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING", [(dag_id, run_id, rank, coin) for rank, coin in enumerate(coins, 1)])
-    log.info("%s: %d coins resolved from the latest %s landing and stored with the run", dag_id,
-             len(coins), spec.coins.dataset)
-    return coins
+            "ON CONFLICT DO NOTHING", [(dag_id, run_id, rank, i) for rank, i in enumerate(ids, 1)])
+    if not spec.series:
+        log.info("%s: %d ids resolved from the latest %s landing and stored with the run", dag_id,
+                 len(ids), spec.ids.dataset)
+    return ids
+
+
+def _resolve_ids(conn, spec: HistorySpec, dataset: HistoryDataset, config: Config, *, run_id: str
+                 ) -> list[str]:
+    """The ids the run asks for: the series' one unit, or the top of the latest landing of the listing
+    (per DEX network: ``<network>:<pair address>``)."""
+    from cryptoflow.ingest import _listed_ids
+
+    if spec.series:
+        return [SERIES]
+    if not spec.ids.per_network:
+        return _listed_ids(conn, spec.name, spec.ids, spec.ids.match(config),
+                           limit=dataset.coins(config.universe), run_id=run_id, config=config)
+    pairs = dataset.top_n or config.dex.pairs_per_network
+    out = []
+    for slug in config.dex.networks:
+        found = _listed_ids(conn, spec.name, spec.ids, {"network_slug": slug}, limit=pairs, run_id=run_id,
+                            config=config)
+        out.extend(f"{slug}{NETWORK_SEP}{address}" for address in found)
+    return out
 
 
 def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_id: str,
                        config: Config | None = None) -> dict[str, Any]:
-    """Land one batch of :func:`plan_history`: each coin's windows, resuming an unfinished try."""
+    """Land one batch of :func:`plan_history`: each unit's windows, resuming an unfinished try."""
     from cryptoflow.client import ApiHook, PermanentApiError
 
     config = config or load_config()
@@ -142,44 +178,48 @@ def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_
     endpoint = api.endpoint(spec.endpoint)
     start = datetime.fromisoformat(batch["interval_start"])
     end = datetime.fromisoformat(batch["interval_end"])
-    cuts = windows.windows_for(start, end)
+    cuts = spec.windows(start, end)
     interval = f"[{start.isoformat()}, {end.isoformat()})"
     conn = connect(WAREHOUSE_CONN_ID)
     conn.autocommit = True
     hook = ApiHook(api, lane="history")
-    calls = landed = gone = points = 0
+    calls = gone = points = 0
     began = time.monotonic()
     try:
         migrate(conn)
-        done = _resume(conn, dag_id, run_id, batch=batch["batch"], coins=batch["coins"], start=start, end=end)
+        done = _resume(conn, dag_id, run_id, batch=batch["batch"], coins=batch["coins"], start=start, end=end,
+                       cuts=cuts)
         total = _run_total(conn, dag_id, run_id)
-        for coin in batch["coins"]:
-            todo = [w for w in cuts if (coin, w.start) not in done]
-            for window in todo:
+        for unit in spec.units(batch["coins"]):
+            for window in [w for w in cuts if any((i, w.start) not in done for i in unit)]:
+                params, path_values, wanted = spec.call(unit, window, now=_now())
                 try:
-                    listing = hook.fetch(spec.endpoint, window.params, path_values={spec.path_param: coin},
+                    listing = hook.fetch(spec.endpoint, params, path_values=path_values, wanted=wanted,
                                          interval=interval)
                 except PermanentApiError as exc:
-                    if exc.status != 404:
+                    if exc.status != 404 or len(unit) != 1 or spec.series:
                         raise
                     log.warning("%s %s: %s is gone (HTTP 404, delisted); its history ends here",
-                                api.title, endpoint.path, coin)
-                    _record(conn, dag_id, run_id, coin=coin, window=window, start=start, end=end,
+                                api.title, endpoint.path, unit[0])
+                    _record(conn, dag_id, run_id, ids=unit, window=window, start=start, end=end,
                             status="gone", calls=1, points=0)
                     gone += 1
                     calls += 1
                     break
-                calls += 1
-                count = _points(listing)
-                key = request_key(listing.path, listing.request_params)
+                sent = len(listing.pages)
+                calls += sent
+                count = sum(spec.count_points(orjson.loads(page.text)) for page in listing.pages)
+                # the window names the request: a newest-first page walk sends offsets that move with
+                # the clock, and a re-run must replace what the first one landed
+                key = request_key(listing.path, listing.request_params
+                                  if spec.span.style != "offset" else {"window": window.label})
                 land_many(conn, raw_table=spec.raw_table, source=api.name, interval_start=start,
                           interval_end=end, run_id=run_id,
                           requests=[Request(listing.path, key, listing.pages)],
-                          also=lambda cur, c=coin, w=window, n=count: _record(  # commits with the rows
-                              cur, dag_id, run_id, coin=c, window=w, start=start, end=end,
-                              status="landed", calls=1, points=n))
+                          also=lambda cur, u=unit, w=window, n=count, c=sent: _record(
+                              cur, dag_id, run_id, ids=u, window=w, start=start, end=end,  # commits with
+                              status="landed", calls=c, points=n))  # the rows
                 points += count
-            landed += 1
             _log_progress(conn, dag_id, run_id, total=total, calls=calls, began=began,
                           rate=config.api(spec.api).calls_per_minute)
         conn.execute("UPDATE ops.history_batches SET completed_at = clock_timestamp() "
@@ -193,9 +233,9 @@ def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_
 
 
 def _resume(conn, dag_id: str, run_id: str, *, batch: int, coins: list[str], start: datetime,
-            end: datetime) -> set[tuple[str, datetime]]:
-    """What this batch already landed, when an earlier try stopped half-way; nothing when the batch had
-    finished (this is a clear or a reprocess: everything is fetched again)."""
+            end: datetime, cuts: list[windows.Window]) -> set[tuple[str, datetime]]:
+    """What this batch already landed (``(id, window start)``), when an earlier try stopped half-way;
+    nothing when the batch had finished (this is a clear or a reprocess: everything is fetched again)."""
     with conn.transaction():
         row = conn.execute(
             "SELECT completed_at FROM ops.history_batches WHERE dag_id = %s AND run_id = %s AND batch = %s "
@@ -209,7 +249,7 @@ def _resume(conn, dag_id: str, run_id: str, *, batch: int, coins: list[str], sta
                          "WHERE dag_id = %s AND run_id = %s AND batch = %s", (dag_id, run_id, batch))
             conn.execute("DELETE FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND "
                          "coin_id = ANY(%s)", (dag_id, run_id, coins))
-            log.info("batch %d finished before: fetching its %d coins again", batch, len(coins))
+            log.info("batch %d finished before: fetching its %d ids again", batch, len(coins))
             return set()
     done = {(r[0], r[1]) for r in conn.execute(
         "SELECT coin_id, window_start FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND "
@@ -219,21 +259,29 @@ def _resume(conn, dag_id: str, run_id: str, *, batch: int, coins: list[str], sta
         "SELECT coin_id FROM ops.history_progress WHERE dag_id = %s AND run_id = %s AND coin_id = ANY(%s) "
         "AND status = 'gone'", (dag_id, run_id, coins))}
     if done:
-        log.info("batch %d resumes: %d coin windows landed by an earlier try are not fetched again",
+        log.info("batch %d resumes: %d id windows landed by an earlier try are not fetched again",
                  batch, len(done))
-    # a coin recorded gone is not asked again for any window
-    return done | {(coin, w.start) for coin in gone for w in windows.windows_for(start, end)}
+    # an id recorded gone is not asked again for any window
+    return done | {(i, w.start) for i in gone for w in cuts}
 
 
-def _record(conn, dag_id: str, run_id: str, *, coin: str, window: windows.Window, start: datetime,
+def _record(conn, dag_id: str, run_id: str, *, ids: list[str], window: windows.Window, start: datetime,
             end: datetime, status: str, calls: int, points: int) -> None:
-    conn.execute(
-        "INSERT INTO ops.history_progress (dag_id, run_id, coin_id, window_start, window_end, interval_start,"
-        " interval_end, status, calls, points) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    """Progress of each id of one call (the call and its points are counted on the first)."""
+    rows = [(dag_id, run_id, i, window.start, window.end, start, end, status, calls if n == 0 else 0,
+             points if n == 0 else 0) for n, i in enumerate(ids)]
+    statement = (
+        "INSERT INTO ops.history_progress (dag_id, run_id, coin_id, window_start, window_end, "
+        "interval_start, interval_end, status, calls, points) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (dag_id, run_id, coin_id, window_start) DO UPDATE SET status = EXCLUDED.status, "
         "calls = ops.history_progress.calls + EXCLUDED.calls, points = EXCLUDED.points, "
-        "updated_at = clock_timestamp()",
-        (dag_id, run_id, coin, window.start, window.end, start, end, status, calls, points))
+        "updated_at = clock_timestamp()")
+    if hasattr(conn, "executemany"):  # the landing's cursor: commits with its rows
+        conn.executemany(statement, rows)
+        return
+    with conn.cursor() as cur:
+        cur.executemany(statement, rows)
 
 
 def _run_total(conn, dag_id: str, run_id: str) -> int:
@@ -251,12 +299,6 @@ def _log_progress(conn, dag_id: str, run_id: str, *, total: int, calls: int, beg
     left = max(0, total - done)
     log.info("progress %s: %d of %d coins, %d calls spent; about %.1f min left at %.1f calls/min",
              run_id, done, total, spent, left / max(pace, 1e-9), pace)
-
-
-def _points(listing) -> int:
-    import orjson
-
-    return sum(len(orjson.loads(page.text).get("prices") or []) for page in listing.pages)
 
 
 def progress_rows(conn) -> list[tuple]:

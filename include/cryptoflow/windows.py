@@ -101,12 +101,3 @@ def manual_interval(run_after: datetime, window: timedelta) -> tuple[datetime, d
     before it, the latest complete days, however the scheduled windows fall."""
     end = run_after.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return end - window, end
-
-
-def check_window_days(where: str, days: int, *, longest: timedelta = HOURLY_MAX,
-                      shortest: timedelta = HOURLY_MIN) -> int:
-    """A configured window length that one hourly call can cover, or :class:`WindowError`."""
-    if not shortest <= timedelta(days=days) <= longest:
-        raise WindowError(f"{where} must be {shortest.days} to {longest.days} days (one call answers "
-                          f"hourly only for such windows), got {days!r}")
-    return days

@@ -79,7 +79,7 @@ def test_every_history_dataset_is_a_catchup_dag_of_its_windows(dagbag):
     config = load_config()
     history = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "history" in dag.tags}
     assert set(history) == set(HISTORY_DATASETS)
-    for name, (api, _) in HISTORY_DATASETS.items():
+    for name, (api, *_) in HISTORY_DATASETS.items():
         dag, settings = history[name], config.history_dataset(name)
         assert Path(dag.fileloc) == DAGS_DIR / f"{name}.py", name
         assert api in dag.tags and dag.catchup is True, name
