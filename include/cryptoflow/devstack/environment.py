@@ -47,13 +47,24 @@ CELERY_WORKER_CONCURRENCY = 4  # two workers of 4: the stack's parallelism of 8
 # The demo's own settings (over cryptoflow.yaml), so that `make demo` lands every dataset in a few
 # minutes: /coins/{id} costs one call per coin at 15 calls a minute, so the top 100 alone would take 7;
 # the price history catches up one window of the last 7 days (from the last UTC midnight) for the top 10
-# coins, one call each, instead of a year of 300 coins (1,500 calls, 100 minutes at 15 a minute).
+# coins, one call each, instead of a year of 300 coins (1,500 calls, 100 minutes at 15 a minute); the
+# CMC and DEX history DAGs catch up the same 7 days, one run each.
 # A variable already set in the environment wins; `make budget` shows the configured cost.
 DEMO_SETTINGS = {
     "CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N": "10",
     "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__WINDOW_DAYS": "7",
     "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__START_DAYS_AGO": "7",
     "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__TOP_N": "10",
+    # the CMC and DEX history DAGs: the same 7 days (one run each; OHLCV ends skipped on Basic)
+    "CRYPTOFLOW__HISTORY__CMC_PRICE_HISTORY__START_DAYS_AGO": "7",
+    "CRYPTOFLOW__HISTORY__CMC_PRICE_HISTORY__TOP_N": "10",
+    "CRYPTOFLOW__HISTORY__CMC_OHLCV_HISTORY__START_DAYS_AGO": "7",
+    "CRYPTOFLOW__HISTORY__CMC_GLOBAL_METRICS_HISTORY__WINDOW_DAYS": "7",
+    "CRYPTOFLOW__HISTORY__CMC_GLOBAL_METRICS_HISTORY__START_DAYS_AGO": "7",
+    "CRYPTOFLOW__HISTORY__CMC_FEAR_AND_GREED_HISTORY__WINDOW_DAYS": "7",
+    "CRYPTOFLOW__HISTORY__CMC_FEAR_AND_GREED_HISTORY__START_DAYS_AGO": "7",
+    "CRYPTOFLOW__HISTORY__CMC_DEX_PAIR_OHLCV_HISTORY__WINDOW_DAYS": "7",
+    "CRYPTOFLOW__HISTORY__CMC_DEX_PAIR_OHLCV_HISTORY__START_DAYS_AGO": "7",
 }
 
 
