@@ -17,7 +17,7 @@ export DBT_USE_COLORS := false
 EXECUTOR ?=
 EXECUTOR_ARG := $(if $(strip $(EXECUTOR)),--executor $(strip $(EXECUTOR)))
 
-.PHONY: help setup lock manifest demo budget backfill stop env status sandbox test test-fast lint bench clean
+.PHONY: help setup lock manifest manifest-if-stale demo budget backfill stop env status sandbox test test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,10 +31,14 @@ $(STAMP): requirements.lock pyproject.toml
 lock: setup ## re-pin requirements.lock from requirements.txt
 	$(UV) pip compile -q requirements.txt -o requirements.lock --python 3.11 --python-platform x86_64-unknown-linux-gnu
 
-manifest: setup ## dbt parse: dbt_project/target/manifest.json (no database needed)
+manifest: setup ## dbt parse: dbt_project/target/manifest.json (no database needed; the dbt_<area>_daily DAGs render from it)
 	@$(PY) -m cryptoflow.dbt manifest
 
-demo: setup ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts (EXECUTOR=celery: with Celery workers)
+# demo and test parse the DAGs: the Cosmos DAGs need the manifest (built again only when stale)
+manifest-if-stale: setup
+	@$(PY) -m cryptoflow.cosmos_dags
+
+demo: setup manifest-if-stale ## start Postgres, the API sandbox and Airflow, run the DAGs, then dbt; print the marts (EXECUTOR=celery: with Celery workers)
 	@$(PY) -m cryptoflow.devstack demo $(EXECUTOR_ARG)
 
 budget: setup ## calls and credits per API from the cadences, against the limits and plans (exit 1: does not fit)
@@ -53,7 +57,7 @@ status: setup ## what of the local stack is running
 sandbox: setup ## run the API sandbox in the foreground
 	@$(PY) -m cryptoflow.sandbox
 
-test: setup ## run every test (unit, sandbox, DAG, end to end, dbt)
+test: setup manifest-if-stale ## run every test (unit, sandbox, DAG, end to end, dbt)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## the unit tests only

@@ -6,8 +6,8 @@ on the logical date, which is the interval's start); for a history DAG (:mod:`cr
 that is whole windows from ``FROM``, the last cut after the day of ``TO``. A history run costs the fewest
 calls its endpoint allows (:meth:`cryptoflow.catalog.HistorySpec.cost`: one call per coin per 90 days
 for CoinGecko, 100 coins a call for CMC, one per pair per 500 candles for CMC DEX); the same dates for
-the naive plan (one call per id per day) are printed beside it. Intervals older than the connection's plan reaches are skipped by the
-DAG, with no call, and counted as such here.
+the naive plan (one call per id per day) are printed beside it. Intervals older than the connection's
+plan reaches are skipped by the DAG, with no call, and counted as such here.
 
 A snapshot DAG answers only for now: a backfill of it creates runs that end skipped, landing nothing
 (see :mod:`cryptoflow.snapshots`); the plan says so and points at the history DAGs.
@@ -18,7 +18,7 @@ Pure but for the configuration: no database, no network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from cryptoflow import windows
 from cryptoflow.apis import get_api

@@ -20,6 +20,8 @@ import pytest
 
 from cryptoflow.catalog import SPECS
 from cryptoflow.config import DATASETS, HISTORY_DATASETS
+from cryptoflow.devstack.environment import DEMO_SETTINGS
+from cryptoflow.devstack.stack import DAILY_DBT_AREAS
 from tests.devstack.airflow_ui import AirflowUI
 from tests.devstack.conftest import CLI_PROFILE, free_port, run_cli
 
@@ -155,6 +157,8 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         listings = sorted(set(DATASETS) - set(per_id))
         assert f"dags: unpaused dbt_marts, {', '.join(listings)}\n" in out, out
         assert f"dags: unpaused {', '.join(per_id)}\n" in out, out
+        daily = ", ".join(f"dbt_{area}_daily" for area in sorted(DAILY_DBT_AREAS))
+        assert f"dags: left paused {daily} (" in out, out  # the daily Cosmos DAGs: a task per model
         # the freshness check last, once every dataset landed: every enabled source is fresh
         assert out.index(f"dags: unpaused {', '.join(per_id)}\n") < out.index(
             "dags: unpaused dbt_source_freshness\n")
@@ -323,7 +327,9 @@ def away_from_the_hours_edge(margin_s: float = 90) -> None:
 HISTORY_COINS = 4
 # the price history of the demo's stack here: 3-day windows from 7 days back (the catchup's last run is
 # one day, its call widened to two), the top 4 coins
-HISTORY_SETTINGS = {"CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__WINDOW_DAYS": "3",
+# the CMC and DEX history DAGs as the demo runs them: 7 days, one run each
+HISTORY_SETTINGS = {**{name: value for name, value in DEMO_SETTINGS.items() if "__HISTORY__CMC_" in name},
+                    "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__WINDOW_DAYS": "3",
                     "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__START_DAYS_AGO": "7",
                     "CRYPTOFLOW__HISTORY__COINGECKO_PRICE_HISTORY__TOP_N": str(HISTORY_COINS)}
 HISTORY_DAG = "coingecko_price_history"
