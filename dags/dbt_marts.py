@@ -31,7 +31,7 @@ RAW_ASSETS = sorted({raw_asset(spec.api, spec.endpoint)
     doc_md=__doc__,
 )
 def dbt_marts():
-    @task
+    @task(pool="dbt")  # one dbt task at a time (the daily dbt_<area>_daily DAGs write the same models)
     def dbt_build(triggering_asset_events=None) -> dict:
         """``dbt build`` on the models downstream of the raw tables in this run's asset events."""
         from cryptoflow.dbt import build_for_events

@@ -33,7 +33,10 @@ MANIFEST = Path(os.environ.get("CRYPTOFLOW_DBT_MANIFEST", PROJECT_DIR / "target"
 # Tests over facts read rows since var('test_since') (recent rows, hourly); here: all of history.
 FULL_HISTORY_VARS = {"test_since": "'-infinity'"}
 
-DEFAULT_ARGS_DBT = {**DEFAULT_ARGS, "retries": 1, "retry_delay": timedelta(minutes=5)}
+# the dbt pool (airflow_settings.yaml, one slot): one dbt task at a time, this and dbt_marts alike, as they
+# write the same incremental models
+DBT_POOL = "dbt"
+DEFAULT_ARGS_DBT = {**DEFAULT_ARGS, "retries": 1, "retry_delay": timedelta(minutes=5), "pool": DBT_POOL}
 
 
 class ManifestMissing(FileNotFoundError):

@@ -91,7 +91,7 @@ def test_committed_file_applies_idempotently(airflow_session, profile, pg_server
             assert conn.password == sandbox_keys()[conn.conn_id][conn.plan]
     first = apply_settings(resolved, session=airflow_session)
     assert sum(len(v) for v in first.created.values()) + sum(len(v) for v in first.updated.values()) \
-        + sum(len(v) for v in first.unchanged.values()) == 6  # 3 connections, 3 pools
+        + sum(len(v) for v in first.unchanged.values()) == 7  # 3 connections, 4 pools
     assert not apply_settings(resolved, session=airflow_session).changed
 
 

@@ -31,7 +31,7 @@ def test_committed_file_holds_the_contract():
     assert conns["coingecko"].host.endswith("/coingecko/api/v3")
     assert conns["cmc"].host == conns["cmc_dex"].host == "http://127.0.0.1:8765/cmc"
     assert (conns["coingecko"].plan, conns["cmc"].plan, conns["cmc_dex"].plan) == ("demo", "basic", "basic")
-    assert {p.name: p.slots for p in settings.pools} == {"coingecko": 8, "cmc": 8, "cmc_dex": 25}
+    assert {p.name: p.slots for p in settings.pools} == {"coingecko": 8, "cmc": 8, "cmc_dex": 25, "dbt": 1}
     assert settings.variables == (), "what shapes the DAGs is in cryptoflow.yaml"
 
 

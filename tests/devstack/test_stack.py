@@ -184,7 +184,7 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         assert second.returncode == 0, second.stdout + second.stderr
         assert "started" not in second.stdout.replace("stack up", "")
         assert "unpaused" not in second.stdout and "migrating" not in second.stdout
-        assert "(connections 3 unchanged; pools 3 unchanged)" in second.stdout
+        assert "(connections 3 unchanged; pools 4 unchanged)" in second.stdout
         assert _ours_alive(cli_local_dir) == pids, "a second demo restarts nothing"
 
         # History catches up from its start: every run of the timetable up to the last midnight, each
