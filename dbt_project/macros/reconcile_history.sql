@@ -59,3 +59,40 @@ history_points as (
 
 )
 {%- endmacro %}
+
+{#- For the reconciliation tests: the (cmc_id, price_hour) points of the raw CMC
+    /v2/cryptocurrency/quotes/historical bodies fetched from `fetched_since` on, read from the JSON with
+    JSON paths (not through staging nor macro cmc_quotes_history_points, which is what they check), as CTE
+    `cmc_history_hours`: a coin object is `data` itself (one id) or a member of `data` (keyed by id); a
+    sample counts with a USD price, inside its landing's data interval. -#}
+{% macro raw_cmc_history_hours(fetched_since) -%}
+cmc_history_coins as (
+
+    select
+        landed.interval_start,
+        landed.interval_end,
+        coins.coin
+    from (select * from {{ source_or_empty('cmc', 'cryptocurrency_quotes_historical') }}) as landed
+    cross join lateral (
+        select jsonb_path_query(landed.body_json, 'strict $.data ? (exists(@.quotes))')
+        union all
+        select jsonb_path_query(landed.body_json, 'strict $.data.* ? (exists(@.quotes))')
+    ) as coins (coin)
+    where landed.fetched_at >= {{ fetched_since }}
+
+),
+
+cmc_history_hours as (
+
+    select distinct
+        (cmc_history_coins.coin ->> 'id')::bigint as cmc_id,
+        date_trunc('hour', (samples.sample ->> 'timestamp')::timestamptz, 'UTC') as price_hour
+    from cmc_history_coins
+    cross join lateral jsonb_array_elements(cmc_history_coins.coin -> 'quotes') as samples (sample)
+    where
+        samples.sample -> 'quote' -> 'USD' ->> 'price' is not null
+        and (samples.sample ->> 'timestamp')::timestamptz >= cmc_history_coins.interval_start
+        and (samples.sample ->> 'timestamp')::timestamptz < cmc_history_coins.interval_end
+
+)
+{%- endmacro %}

@@ -19,7 +19,10 @@
 {% macro source_or_empty(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
     {%- set found = none -%}
-    {%- if execute -%}
+    {%- if execute and relation.schema is none -%}
+        {#- a unit test's fixture (a CTE, no schema): it stands for the table -#}
+        {%- set found = relation -%}
+    {%- elif execute -%}
         {%- set found = adapter.get_relation(
             database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
     {%- endif -%}

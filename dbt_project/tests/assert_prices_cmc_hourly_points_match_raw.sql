@@ -1,10 +1,22 @@
 -- Reconciliation: for every UTC hour, fct_cmc_price_hourly holds exactly the (CMC id, hour) points of the
--- raw /v1/cryptocurrency/listings/latest bodies (observations with a USD price), read here from the JSON
--- itself: nothing missing, nothing extra. Hours from var test_since on (an observation of hour H is
--- fetched at or after H). A failing row is an hour, with its points on each side.
+-- raw /v1/cryptocurrency/listings/latest bodies (observations with a USD price) and of the raw
+-- /v2/cryptocurrency/quotes/historical bodies (samples with a USD price inside their landing's data
+-- interval: macro raw_cmc_history_hours), read here from the JSON itself: nothing missing, nothing extra.
+-- Hours from var test_since on (an observation of hour H is fetched at or after H). A failing row is an
+-- hour, with its points on each side.
 with
 
+{{ raw_cmc_history_hours(var('test_since')) }},
+
 raw_points as (
+
+    select
+        cmc_history_hours.cmc_id,
+        cmc_history_hours.price_hour
+    from cmc_history_hours
+    where cmc_history_hours.price_hour >= {{ var('test_since') }}
+
+    union
 
     select distinct
         (elements.record ->> 'id')::bigint as cmc_id,

@@ -1,6 +1,7 @@
 -- Reconciliation: for every source and UTC day, fct_price_daily holds exactly the (asset, day) points of
 -- the raw bodies (CoinGecko /coins/markets in usd and the /coins/{id}/market_chart/range history points
--- in usd, CMC listings with a USD quote; observations with a price), and its hours_observed is the number
+-- in usd, CMC listings with a USD quote and the CMC quotes/historical samples inside their landing's
+-- interval, macro raw_cmc_history_hours; observations with a price), and its hours_observed is the number
 -- of distinct hours the raw bodies hold for the asset that day (history points: macro
 -- raw_history_points). Days from var test_since on. A failing row is a (source, day) with its points on
 -- each side.
@@ -14,6 +15,8 @@ since as (
 ),
 
 {{ raw_history_points("(select since.first_day::timestamp at time zone 'UTC' from since)") }},
+
+{{ raw_cmc_history_hours("(select since.first_day::timestamp at time zone 'UTC' from since)") }},
 
 raw_hours as (
 
@@ -47,6 +50,14 @@ raw_hours as (
     where
         landed.fetched_at >= (select since.first_day::timestamp at time zone 'UTC' from since)
         and elements.record -> 'quote' -> 'USD' ->> 'price' is not null
+
+    union
+
+    select distinct
+        'cmc' as source,
+        cmc_history_hours.cmc_id::text as asset_key,
+        cmc_history_hours.price_hour
+    from cmc_history_hours
 
 ),
 

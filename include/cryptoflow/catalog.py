@@ -224,13 +224,16 @@ class Span:
       (``time_start``/``time_end`` ISO 8601 and ``count``; the end is sent one second short of the next
       window, so no boundary point is paid for twice: CMC and CMC DEX), ``"offset"`` (newest-first
       ``start``/``limit`` paging with no time parameter: CMC fear and greed; the pages reach from the
-      newest value back to the window's start).
+      newest value back to the window's start);
+    - ``start_exclusive``: the API leaves out the point at ``time_start`` (CMC OHLCV's candles): the
+      start is sent one second early, so the window's first candle is returned.
     """
 
     longest: timedelta
     shortest: timedelta
     step: timedelta
     style: Literal["unix", "iso", "offset"]
+    start_exclusive: bool = False
 
     def points(self, start: datetime, end: datetime) -> int:
         """Points of one id that a window ``[start, end)`` holds (what the credits count)."""
@@ -242,7 +245,8 @@ class Span:
         if self.style == "unix":
             return {"from": int(start.timestamp()), "to": int(end.timestamp())}, None
         if self.style == "iso":
-            return {"time_start": _iso(start), "time_end": _iso(end - timedelta(seconds=1)),
+            first = start - timedelta(seconds=1) if self.start_exclusive else start
+            return {"time_start": _iso(first), "time_end": _iso(end - timedelta(seconds=1)),
                     "count": str(self.points(start, end))}, None
         # newest first, one a step: from the newest back past the window's start (a step of slack
         # either side for the API's clock); staging keeps the window's own points
@@ -431,7 +435,7 @@ HISTORY_SPECS: dict[str, HistorySpec] = {spec.name: spec for spec in (
                 params={"interval": "hourly"}),
     # Startup plan and up (Basic: skipped with the plan's reason); the same arithmetic as quotes
     HistorySpec("cmc_ohlcv_history", "cmc", "cryptocurrency_ohlcv_historical",
-                Span(timedelta(days=31), _HOUR, _HOUR, "iso"),
+                Span(timedelta(days=31), _HOUR, _HOUR, "iso", start_exclusive=True),
                 ids=FromListing("cmc_listings", "id", match=_cmc_coins), id_param="id",
                 params={"time_period": "hourly", "interval": "hourly"}),
     # one series: up to 10,000 hourly points a call (416 days), 1 credit per 100 points

@@ -209,3 +209,45 @@ def test_dex_pairs_one_call_each_per_network_and_interval(env, sandbox, warehous
         assert len(opens) == len(set(opens))  # no candle twice
         # a pair listed before the intervals has every hour; a younger one every hour since it began
         assert sorted(opens) == [t for t in (D0 + h * HOUR for h in range(6 * 24)) if t >= min(opens)]
+
+
+def test_cmc_ohlcv_on_startup_returns_every_candle_of_the_window_once(env, sandbox, warehouse,
+                                                                     monkeypatch, tmp_path):
+    """On a plan that may call it, each window's first candle is there (the API's time_start is
+    exclusive) and the boundary candle only in the later interval; staging keeps each candle once, with
+    the body's prices."""
+    from decimal import Decimal
+
+    from cryptoflow.dbt import run_dbt
+    from tests.helpers import sandbox_connections
+
+    for name, value in sandbox_connections(sandbox, (("cmc", "startup"),)).items():
+        monkeypatch.setenv(name, value)
+    name = "cmc_ohlcv_history"
+    for run_id, interval in (("run-1", FIRST), ("run-2", SECOND)):
+        land(name, run_id, interval)
+    assert spent(sandbox, "cmc", "cryptocurrency_ohlcv_historical") == (2, 2 * math.ceil(COINS * 72 / 100))
+
+    def candles(body):
+        for coin in _coins(body):
+            for quote in coin["quotes"]:
+                yield str(coin["id"]), stamp(quote["time_open"])
+
+    rows = bodies(warehouse, name)
+    every = [point for _, _, _, body in rows for point in candles(json.loads(body))]
+    assert len(every) == len(set(every)) == COINS * 6 * 24
+    for opens in kept(rows, candles).values():
+        assert sorted(opens) == [D0 + h * HOUR for h in range(6 * 24)]
+    closes = {(int(coin["id"]), stamp(q["time_open"])): Decimal(str(q["quote"]["USD"]["close"]))
+              for start, end, _, body in rows for coin in _coins(json.loads(body))
+              for q in coin["quotes"] if start <= stamp(q["time_open"]) < end}
+    run_dbt(["build", "--select", "stg_cmc__ohlcv_history"],
+            env={"DBT_TARGET_PATH": str(tmp_path), "DBT_LOG_PATH": str(tmp_path)})
+    staged = dict(((cmc_id, hour), close) for cmc_id, hour, close in warehouse.execute(
+        "SELECT cmc_id, candle_hour, close_usd FROM staging.stg_cmc__ohlcv_history").fetchall())
+    assert staged == closes and len(staged) == COINS * 6 * 24
+
+
+def _coins(body):
+    data = body["data"]
+    return data.values() if "quotes" not in data else [data]

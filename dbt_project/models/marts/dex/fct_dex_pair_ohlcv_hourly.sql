@@ -1,7 +1,10 @@
 -- One row per DEX pair per hourly candle (its `time_open`): open, high, low, close and volume in USD.
 -- Consecutive runs of pairs/ohlcv/historical overlap by one candle on purpose (no gap between them),
 -- and a re-run lands its candles again: each candle appears once, from the latest fetch (the later
--- fetch has the candle complete).
+-- fetch has the candle complete). History windows (long intervals, `time_start`/`time_end`) land in the
+-- same raw table; stg_cmc_dex__pair_ohlcv counts a window's candle only inside its data interval, so a
+-- candle belongs to the window whose interval holds it, and a re-landed window recomputes the candles
+-- kept from it (below).
 --
 -- Incremental (the commit-ordered watermark of macro commit_watermark): a run recomputes only the
 -- candles touched since the snapshot the last build read, reading staging only from the earliest such

@@ -2,7 +2,11 @@
 -- USD, Bitcoin's and Ether's dominance, from the latest snapshot of the hour by the source's own
 -- timestamp (CoinGecko /global `updated_at`, CMC global metrics `last_updated`). The two sources stay
 -- side by side as rows (`source`): their totals differ by method, and either may be missing for an
--- hour; compare them with a self-join on market_hour.
+-- hour; compare them with a self-join on market_hour. CMC's rows also take its hourly history
+-- (/v1/global-metrics/quotes/historical, stg_cmc__global_metrics_history: one snapshot per hour
+-- boundary): one series with the live snapshots, so an hour with both keeps the live one (later in the
+-- hour than the boundary; a tie on the time goes to the latest fetch, then to the live snapshot), and a
+-- backfilled hour without live data keeps the history's (with no 24 h change: the history has none).
 --
 -- Incremental (the commit-ordered watermark of macro commit_watermark): a run recomputes only the
 -- (source, hour) rows touched since the snapshot the last build read, reading staging only from the
@@ -12,9 +16,10 @@
 --   interval's raw rows, so the snapshot a row was kept from may be gone).
 -- A touched row left without any snapshot comes out holding only its key, so that delete+insert
 -- removes it; the post-hook deletes those in the same transaction. The table equals a full rebuild.
--- (stg_cmc__global_metrics deduplicates with DISTINCT ON its snapshot time, through which Postgres pushes
--- neither the landed_xid filter nor a fetched_at one: that view is computed whole each run, one small body
--- an hour; CoinGecko's is read through the raw table's indexes.)
+-- (stg_cmc__global_metrics and stg_cmc__global_metrics_history deduplicate with DISTINCT ON their snapshot
+-- time, through which Postgres pushes neither the landed_xid filter nor a fetched_at one: those views are
+-- computed whole each run, one small body an hour and one per history window; CoinGecko's is read through
+-- the raw table's indexes.)
 {{
     config(
         materialized='incremental',
@@ -54,6 +59,16 @@ landed as (
     from {{ ref('stg_cmc__global_metrics') }} as staged
     where {{ landed_since_watermark('staged.landed_xid') }}
 
+    union all
+
+    select
+        'cmc'::text as source,
+        history.observed_at,
+        history.interval_start,
+        history.interval_end
+    from {{ ref('stg_cmc__global_metrics_history') }} as history
+    where {{ landed_since_watermark('history.landed_xid') }}
+
 ),
 
 {{ touched_keys(['source', 'market_hour'], landed_keys={'market_hour': "date_trunc('hour', landed.observed_at, 'UTC')"}, match='source') }},
@@ -70,6 +85,7 @@ snapshots as (
         coingecko.market_cap_change_percentage_24h_usd as market_cap_change_24h_pct,
         coingecko.active_cryptocurrencies,
         coingecko.updated_at as observed_at,
+        1 as kind_order,
         coingecko.fetched_at,
         coingecko.landing_id,
         coingecko.landed_at,
@@ -92,6 +108,7 @@ snapshots as (
         cmc.total_market_cap_change_24h_pct as market_cap_change_24h_pct,
         cmc.active_cryptocurrencies,
         cmc.last_updated_at as observed_at,
+        1 as kind_order,
         cmc.fetched_at,
         cmc.landing_id,
         cmc.landed_at,
@@ -100,6 +117,28 @@ snapshots as (
     from {{ ref('stg_cmc__global_metrics') }} as cmc
     {% if is_incremental() %}
         where cmc.last_updated_at >= (select min(touched.market_hour) from touched)
+    {% endif %}
+
+    union all
+
+    select
+        'cmc'::text as source,
+        history.total_market_cap_usd,
+        history.total_volume_24h_usd,
+        history.btc_dominance_pct,
+        history.eth_dominance_pct,
+        null::numeric as market_cap_change_24h_pct,
+        history.active_cryptocurrencies,
+        history.observed_at,
+        2 as kind_order,
+        history.fetched_at,
+        history.landing_id,
+        history.landed_at,
+        history.interval_start,
+        history.interval_end
+    from {{ ref('stg_cmc__global_metrics_history') }} as history
+    {% if is_incremental() %}
+        where history.observed_at >= (select min(touched.market_hour) from touched)
     {% endif %}
 
 ),
@@ -111,7 +150,9 @@ ranked as (
         date_trunc('hour', snapshots.observed_at, 'UTC') as market_hour,
         row_number() over (
             partition by snapshots.source, date_trunc('hour', snapshots.observed_at, 'UTC')
-            order by snapshots.observed_at desc, snapshots.fetched_at desc, snapshots.landing_id desc
+            order by
+                snapshots.observed_at desc, snapshots.fetched_at desc, snapshots.landing_id desc,
+                snapshots.kind_order asc
         ) as recency
     from snapshots
 

@@ -1,8 +1,16 @@
 -- Observations: one row per pair per hourly candle (its `time_open`), from every landed
 -- /v4/dex/pairs/ohlcv/historical body, with the USD figures (the candle's `quote[]` element whose
--- convert_id is 2781). Consecutive runs overlap by one candle on purpose (no gap between them), and a
--- re-run lands the same candles again: each (network, contract address, time_open) is kept once, from the
--- latest fetch. Addresses: hexadecimal (EVM) ones lower-cased, others (base58) as sent.
+-- convert_id is 2781). Two kinds of landing share the raw table:
+-- - the live DAG's (`count` only: the latest candles): consecutive runs overlap by one candle on purpose
+--   (no gap between them; the later run has the candle complete), so all its candles count;
+-- - a history window's (the request names `time_start` and/or `time_end`, both inclusive at the API, up to
+--   ~20 days of candles): a candle counts only from the landing whose data interval holds it
+--   (interval_start <= time_open < interval_end), so the candle at `time_end`, which the next window
+--   holds too, belongs to the later interval, and a candle outside the window's interval never stands
+--   for it.
+-- Each (network, contract address, time_open) is kept once, from the latest fetch of those; a re-landed
+-- interval replaces its raw rows, so its candles are replaced. Addresses: hexadecimal (EVM) ones
+-- lower-cased, others (base58) as sent.
 with
 
 source as (
@@ -22,6 +30,7 @@ pairs as (
         source.fetched_at,
         source.landed_at,
         source.landed_xid,
+        source.request_params ? 'time_start' or source.request_params ? 'time_end' as is_window,
         pair.value as pair
     from source
     cross join lateral jsonb_array_elements(source.body_json -> 'data') as pair (value)
@@ -45,6 +54,20 @@ candles as (
         nullif(trim(pairs.pair ->> 'contract_address'), '') as sent_contract_address
     from pairs
     cross join lateral jsonb_array_elements(pairs.pair -> 'quotes') as candle (value)
+
+),
+
+counted as (
+
+    -- a history window's candle only inside its data interval; the live landings' every candle
+    select candles.*
+    from candles
+    where
+        not candles.is_window
+        or (
+            {{ json_timestamp('candles.candle', 'time_open') }} >= candles.interval_start
+            and {{ json_timestamp('candles.candle', 'time_open') }} < candles.interval_end
+        )
 
 ),
 
@@ -82,7 +105,7 @@ renamed as (
         landed_at,
         landed_xid
 
-    from candles
+    from counted
 
 ),
 
