@@ -139,6 +139,9 @@ def render_config(area: str):
         load_method=LoadMode.DBT_MANIFEST,
         select=[f"+tag:{area}"],
         test_behavior=TestBehavior.AFTER_EACH,
+        # a test that reads two models (relationships, reconciliations) runs once both are built, in a
+        # task of its own: in either model's test task it could run before the other exists
+        should_detach_multiple_parents_tests=True,
         emit_datasets=False,  # the marts are read by reports, not by other DAGs
         enable_owner_inheritance=False,  # every task's owner is the project's (tests/dags)
     )

@@ -179,12 +179,15 @@ def test_the_exchanges_area_runs_each_model_and_its_tests_as_tasks(exchanges_lan
         rows = meta.execute("SELECT task_id, state, start_date, end_date FROM task_instance "
                             "WHERE dag_id = %s", (dag,)).fetchall()
     states = {task_id: state for task_id, state, _, _ in rows}
+    # the test that reads both marts (each volume's exchange is in the dimension) is a task of its own
+    both = "relationships_fct_exchange_volume_daily_exchange_id__exchange_id__ref_dim_exchanges__test"
     expected = {f"{model}.{kind}" for model in ("stg_coingecko__exchanges", "stg_cmc__exchanges", *MARTS)
-                for kind in ("run", "test")}
+                for kind in ("run", "test")} | {both}
     assert states == dict.fromkeys(expected, "success")
     ends = {task_id: (start, end) for task_id, _, start, end in rows}
     for model in MARTS:
         assert ends[f"{model}.run"][1] <= ends[f"{model}.test"][0], f"{model}: tests ran before the model"
+        assert ends[f"{model}.run"][1] <= ends[both][0], f"{both} ran before {model}"
     assert ends["dim_exchanges.test"][1] <= ends["fct_exchange_volume_daily.run"][0]
     for mart in MARTS:
         assert warehouse.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
