@@ -63,9 +63,11 @@ def _now() -> datetime:
 
 def run_interval(dataset: HistoryDataset, interval_start: datetime | None, interval_end: datetime | None,
                  run_after: datetime | None) -> tuple[datetime, datetime]:
-    """The run's data interval; a hand-triggered run (none) gets the latest complete window."""
+    """The run's data interval (plain UTC datetimes: Airflow hands pendulum's, whose differences do not
+    divide by a timedelta); a hand-triggered run (none) gets the latest complete window."""
     if interval_start is not None and interval_end is not None:
-        return interval_start, interval_end
+        return (datetime.fromtimestamp(interval_start.timestamp(), UTC),
+                datetime.fromtimestamp(interval_end.timestamp(), UTC))
     return windows.manual_interval(run_after or datetime.now(UTC), timedelta(days=dataset.window_days))
 
 

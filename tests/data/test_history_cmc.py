@@ -147,8 +147,12 @@ def test_cmc_ohlcv_is_skipped_on_basic_with_the_plans_that_may_call_it(env, sand
 
 
 def test_global_metrics_is_one_series_hour_by_hour(env, sandbox, warehouse):
+    import pendulum
+
     name = "cmc_global_metrics_history"
-    for run_id, interval in (("run-1", FIRST), ("run-2", SECOND)):
+    # the second interval as Airflow hands it to the task: pendulum datetimes
+    as_airflow = tuple(pendulum.instance(moment) for moment in SECOND)
+    for run_id, interval in (("run-1", FIRST), ("run-2", as_airflow)):
         [summary] = land(name, run_id, interval)
         assert summary["calls"] == 1 and summary["points"] == 72
     assert spent(sandbox, "cmc", "global_metrics_quotes_historical") == (2, 2 * math.ceil(72 / 100))
