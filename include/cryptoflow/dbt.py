@@ -99,7 +99,10 @@ def build_for_events(triggering_asset_events: Mapping[Any, Any] | None, conn_id:
 
     Each raw table selects ``source:<api>.<endpoint>+``: its models and their tests, and none of another
     source's, so the cost follows what landed. What those models read from elsewhere is read as it
-    stands, and built first only where it is not in the warehouse yet (:func:`unbuilt_parents`).
+    stands, and built first only where it is not in the warehouse yet (:func:`unbuilt_parents`). Any
+    other model not in the warehouse yet is built too (:func:`unbuilt_models`): a fresh warehouse's
+    first run builds every model, empty where nothing landed, so ``dbt test`` from a shell finds every
+    relation even where a source never lands (an endpoint the plan may not call).
     """
     names = [name for name in event_asset_names(triggering_asset_events) if name.startswith("raw.")]
     selection = dbt_selection(names)
@@ -108,7 +111,9 @@ def build_for_events(triggering_asset_events: Mapping[Any, Any] | None, conn_id:
 
         with connect(conn_id) as conn:
             built = relations_in(conn)
-        selection += unbuilt_parents([dbt_source(name) for name in names], current_manifest(), built)
+        manifest = current_manifest()
+        parents = unbuilt_parents([dbt_source(name) for name in names], manifest, built)
+        selection += sorted(set(parents) | set(unbuilt_models(manifest, built)))
     # cautious: a test that came in with a model added above runs only when all it reads is selected
     args = ["build", *(["--select", *selection, "--indirect-selection", "cautious"] if selection else [])]
     return {"selection": selection, **run_dbt(args, env=warehouse_env(conn_id))}
@@ -144,8 +149,21 @@ def unbuilt_parents(sources: Iterable[str], manifest: Mapping[str, Any], built: 
              if nodes.get(child, {}).get("resource_type") == "test"}
     wanted = walk([*downstream, *tests], parents) - downstream
     missing = {nodes[n]["name"] for n in wanted if nodes[n]["config"].get("materialized") != "ephemeral"
-               and f"{nodes[n]['schema']}.{nodes[n].get('alias') or nodes[n]['name']}".lower() not in built}
+               and _relation(nodes[n]) not in built}
     return sorted(missing)
+
+
+def unbuilt_models(manifest: Mapping[str, Any], built: set[str]) -> list[str]:
+    """Every model and snapshot of the project that is not in the warehouse (``built``: ``schema.relation``
+    names), ephemeral ones aside. Sorted names."""
+    return sorted(node["name"] for node in manifest["nodes"].values()
+                  if node.get("resource_type") in ("model", "snapshot")
+                  and node["config"].get("materialized") != "ephemeral"
+                  and _relation(node) not in built)
+
+
+def _relation(node: Mapping[str, Any]) -> str:
+    return f"{node['schema']}.{node.get('alias') or node['name']}".lower()
 
 
 def relations_in(conn) -> set[str]:

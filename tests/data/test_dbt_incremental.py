@@ -81,6 +81,10 @@ def test_a_landing_builds_what_is_downstream_of_it_and_what_that_reads_only_whil
     assert first["selection"][0] == "source:coingecko.coins_markets+"
     assert {"fct_cmc_price_hourly", "int_asset_identity", "stg_cmc__coins"} <= set(first["selection"][1:])
     assert warehouse.execute("SELECT count(*) FROM marts.fct_price_consolidated_hourly").fetchone()[0] > 0
+    # every other model too, empty where nothing landed (an endpoint the plan may never call: CMC's
+    # OHLCV on Basic), so that `dbt test` from a shell finds every relation
+    assert "stg_cmc__ohlcv_history" in first["selection"]
+    assert warehouse.execute("SELECT count(*) FROM staging.stg_cmc__ohlcv_history").fetchone()[0] == 0
 
     land_hour(sandbox, 10, 30, "e2")
     second = build_for_events(event)
