@@ -2,9 +2,17 @@
 -- raw /v1/cryptocurrency/listings/latest bodies (observations with a USD price) and of the raw
 -- /v2/cryptocurrency/quotes/historical bodies (samples with a USD price inside their landing's data
 -- interval: macro raw_cmc_history_hours), read here from the JSON itself: nothing missing, nothing extra.
--- Hours from var test_since on (an observation of hour H is fetched at or after H). A failing row is an
--- hour, with its points on each side.
+-- Hours from var test_since on (an observation of hour H is fetched at or after H), up to the first hour a
+-- landing the mart's last build may not have seen touches (macro first_unsettled_hour). A failing row is
+-- an hour, with its points on each side.
 with
+
+settled as (
+
+    select {{ first_unsettled_hour(ref('fct_cmc_price_hourly'), ['cmc_listings', 'cmc_history']) }}
+        as before_hour
+
+),
 
 {{ raw_cmc_history_hours(var('test_since')) }},
 
@@ -62,5 +70,6 @@ select
     count(*) filter (where mart_cmc_id is null) as missing_in_mart,
     count(*) filter (where raw_cmc_id is null) as extra_in_mart
 from compared
+where price_hour < (select settled.before_hour from settled)
 group by price_hour
 having count(*) filter (where raw_cmc_id is null or mart_cmc_id is null) > 0

@@ -3,9 +3,22 @@
 -- in usd, CMC listings with a USD quote and the CMC quotes/historical samples inside their landing's
 -- interval, macro raw_cmc_history_hours; observations with a price), and its hours_observed is the number
 -- of distinct hours the raw bodies hold for the asset that day (history points: macro
--- raw_history_points). Days from var test_since on. A failing row is a (source, day) with its points on
--- each side.
+-- raw_history_points). Days from var test_since on, before the day of the first hour a landing the
+-- hourly marts' last builds may not have seen touches (macro first_unsettled_hour: the daily mart is
+-- built from them). A failing row is a (source, day) with its points on each side.
 with
+
+settled as (
+
+    select (
+        least(
+            {{ first_unsettled_hour(mart_relation('fct_price_hourly'),
+                                    ['coingecko_markets', 'coingecko_history']) }},
+            {{ first_unsettled_hour(mart_relation('fct_cmc_price_hourly'), ['cmc_listings', 'cmc_history']) }}
+        ) at time zone 'UTC'
+    )::date as before_day
+
+),
 
 since as (
 
@@ -112,5 +125,6 @@ select
     count(*) filter (where raw_asset_key is null) as extra_in_mart,
     count(*) filter (where hours_differ) as hours_observed_differ
 from compared
+where price_date < (select settled.before_day from settled)
 group by source, price_date
 having count(*) filter (where raw_asset_key is null or mart_asset_key is null or hours_differ) > 0

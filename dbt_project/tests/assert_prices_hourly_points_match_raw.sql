@@ -2,9 +2,17 @@
 -- bodies, read here from the JSON itself: the /coins/markets snapshots (vs_currency usd, observations
 -- with a price) and the /coins/{id}/market_chart/range history windows (macro raw_history_points).
 -- Nothing missing, nothing extra (a coin that a re-run of its interval no longer holds is gone too).
--- Hours from var test_since on (an observation of hour H is fetched at or after H). A failing row is an
--- hour, with its points on each side.
+-- Hours from var test_since on (an observation of hour H is fetched at or after H), up to the first hour a
+-- landing the mart's last build may not have seen touches (macro first_unsettled_hour). A failing row is
+-- an hour, with its points on each side.
 with
+
+settled as (
+
+    select {{ first_unsettled_hour(ref('fct_price_hourly'), ['coingecko_markets', 'coingecko_history']) }}
+        as before_hour
+
+),
 
 snapshot_points as (
 
@@ -81,5 +89,6 @@ select
     count(*) filter (where mart_asset_id is null) as missing_in_mart,
     count(*) filter (where raw_asset_id is null) as extra_in_mart
 from compared
+where price_hour < (select settled.before_hour from settled)
 group by price_hour
 having count(*) filter (where raw_asset_id is null or mart_asset_id is null) > 0

@@ -104,3 +104,37 @@ def test_a_landing_that_commits_during_a_run_is_read_by_the_next(sandbox, wareho
     incremental = rows(warehouse)
     run_dbt(["run", "--full-refresh", "--select", "fct_price_hourly"])
     assert rows(warehouse) == incremental, "incremental runs equal a full rebuild"
+
+
+def test_the_reconciliation_judges_only_what_the_marts_last_build_could_see(sandbox, warehouse,
+                                                                            warehouse_dsn):
+    """A landing that commits between a build of the mart and its tests (a live DAG or a catchup in a
+    running stack) is not judged against a mart that could not have seen it; every hour before it is,
+    and a point missing there still fails the test."""
+    from cryptoflow.dbt import DbtError
+
+    every_hour = ["--vars", "{test_since: \"'-infinity'\"}"]
+    test = ["test", "--select", "assert_prices_hourly_points_match_raw", *every_hour]
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        migrate(conn)
+    warehouse.execute(f"TRUNCATE {TABLE}")
+    warehouse.execute("DROP TABLE IF EXISTS marts.fct_price_hourly")
+    sandbox.reset()
+    begin_landing(warehouse_dsn, 10, pages_at(sandbox, DAY + timedelta(hours=10, minutes=40))).commit()
+    run_dbt(["build", "--select", "+fct_price_hourly", *every_hour])
+    assert set(hours(warehouse)) == {DAY + timedelta(hours=10)}
+
+    # hour 11 lands after the build: the mart lacks it, and the test judges hour 10 only
+    begin_landing(warehouse_dsn, 11, pages_at(sandbox, DAY + timedelta(hours=11, minutes=40))).commit()
+    assert run_dbt(test)["failed"] == []
+
+    # not a test that cannot fail: a point of hour 10 gone from the mart is found
+    warehouse.execute("DELETE FROM marts.fct_price_hourly WHERE ctid = (SELECT min(ctid) FROM "
+                      "marts.fct_price_hourly)")
+    with pytest.raises(DbtError, match="assert_prices_hourly_points_match_raw"):
+        run_dbt(test)
+
+    # once a build has seen hour 11, it is judged too (a full rebuild restores hour 10's point)
+    run_dbt(["run", "--full-refresh", "--select", "fct_price_hourly"])
+    assert run_dbt(test)["failed"] == []
+    assert set(hours(warehouse)) == {DAY + timedelta(hours=10), DAY + timedelta(hours=11)}
