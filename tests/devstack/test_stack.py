@@ -202,14 +202,15 @@ def test_demo_runs_the_dags_a_second_demo_changes_nothing_and_down_stops_it(cli_
         runs = quiet_live_runs(pg_server)
         status = run_cli("status", "--check", env=env)
         assert status.returncode == 0 and status.stdout.count("running") >= 6, status.stdout
+        # a history call takes a permit of its API's limiter and of the history lane
+        history_calls = {"coingecko": len(catchup) * HISTORY_COINS, "cmc": CMC_HISTORY_CALLS}
         for api, per_run in CALLS_PER_RUN.items():
-            history = len(catchup) * HISTORY_COINS if api == "coingecko" else 0
-            calls = sum(runs.get(dag_id, 0) * n for dag_id, n in per_run.items()) + history
+            calls = sum(runs.get(dag_id, 0) * n for dag_id, n in per_run.items()) + history_calls[api]
             assert all(runs.get(dag_id, 0) >= 1 for dag_id in per_run), runs
             line = rf"^{api} +limiter [0-9.]+/15 per min, {calls} permits, 0 x 429 \| breaker closed"
             assert re.search(line, status.stdout, re.M), (runs, status.stdout)
-        assert re.search(rf"^coingecko:history +limiter [0-9.]+/12 per min, {len(catchup) * HISTORY_COINS} "
-                         r"permits, 0 x 429", status.stdout, re.M), status.stdout
+            assert re.search(rf"^{api}:history +limiter [0-9.]+/12 per min, {history_calls[api]} permits, "
+                             r"0 x 429", status.stdout, re.M), status.stdout
 
         exports = run_cli("env", env=env)
         script = (exports.stdout + "\npsql -tAc 'SELECT count(*) FROM marts.fct_price_hourly'"
@@ -350,6 +351,9 @@ def expected_catchup() -> list[tuple[datetime, datetime]]:
 # one page each for global, trending, exchanges and the coins list, /coins/{id} for the top 10; CMC
 # listings, map, info for 300 ids in 3 calls of 100, fear and greed, global metrics, and the exchange
 # listings skipped on Basic (no call)
+# the CMC history DAGs' one run each (DEMO_SETTINGS: 7 days): prices, the top 10 coins in one call of up
+# to 100; global metrics, one call of up to 10,000 hours; fear and greed, one page of up to 500 days
+CMC_HISTORY_CALLS = 1 + 1 + 1
 CALLS_PER_RUN = {
     "coingecko": {"coingecko_markets": 2, "coingecko_global": 1, "coingecko_trending": 1,
                   "coingecko_exchanges": 1, "coingecko_coins_list": 1, "coingecko_coins": 10},
@@ -514,9 +518,9 @@ def test_celery_demo_runs_the_dags_on_two_workers_and_down_stops_everything(
             time.sleep(0.5)
         assert {dag for dag, *_ in tis} == {*DATASETS, *HISTORY_DATASETS, "dbt_marts", "dbt_source_freshness"}
         assert {queue for *_, queue in tis} == {f"cryptoflow_{CLI_PROFILE}"}
-        # every task succeeded, but the plan-gated one, which skips on the sandbox's Basic CMC key
+        # every task succeeded, but the plan-gated ones, which skip on the sandbox's Basic CMC key
         assert {(dag, state) for dag, _, state, _ in tis if state != "success"} == {
-            ("cmc_exchange_listings", "skipped")}
+            ("cmc_exchange_listings", "skipped"), ("cmc_ohlcv_history", "skipped")}
         assert results >= len(tis) and sum(done) >= len(tis), (results, done)
         for n in (1, 2):
             log = (cli_local_dir / CLI_PROFILE / "logs" / f"celery-worker{n}.log").read_text()
