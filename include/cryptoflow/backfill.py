@@ -36,7 +36,7 @@ class Plan:
     calls_per_minute: float
     credits: int  # by the endpoint's rule for the points each call returns
     plan_name: str
-    series: bool = False  # one series (no ids)
+    unit: str = "coins"  # what the ids are: coins, DEX pairs, or "one series"
     gated: bool = False  # the plan may not call the endpoint: every run ends skipped, no call
 
     @property
@@ -93,7 +93,7 @@ def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str
     ids = spec.id_count(config)
     if not endpoint.allowed_on(plan_name):  # every run ends skipped with the plan's reason, no call
         return Plan(dag_id, runs, ids, 0, 0, len(runs), config.api(spec.api).calls_per_minute, 0, plan_name,
-                    series=spec.series, gated=True)
+                    unit=_unit(spec), gated=True)
     depth = spec.history_limit(plan_name)
     calls = naive = credits = skipped = 0
     for run_start, run_end in runs:
@@ -105,7 +105,13 @@ def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str
         calls, credits = calls + c, credits + k
         naive += spec.naive_calls(*reach, ids)
     return Plan(dag_id, runs, ids, calls, naive, skipped, config.api(spec.api).calls_per_minute, credits,
-                plan_name, series=spec.series)
+                plan_name, unit=_unit(spec))
+
+
+def _unit(spec) -> str:
+    if spec.series:
+        return "one series"
+    return "pairs" if spec.ids.per_network else "coins"
 
 
 def describe(plan: Plan) -> str:
@@ -115,9 +121,10 @@ def describe(plan: Plan) -> str:
     first, last = plan.runs[0][0], plan.runs[-1][1]
     lines = [
         f"backfill {plan.dag_id}: {len(plan.runs)} run(s) covering [{first:%Y-%m-%d}, {last:%Y-%m-%d}) "
-        f"(UTC days), {'one series' if plan.series else f'{plan.coins} ids'}",
+        f"(UTC days), {plan.unit if plan.unit == 'one series' else f'{plan.coins} {plan.unit}'}",
         f"  calls    {plan.calls:,} (the fewest the endpoint allows at its granularity); the naive plan "
-        f"(one call per {'day' if plan.series else 'id per day'}) would spend {plan.naive_calls:,}",
+        f"(one call per {'day' if plan.unit == 'one series' else plan.unit[:-1] + ' per day'}) would spend "
+        f"{plan.naive_calls:,}",
         f"  credits  {plan.credits:,} on plan {plan.plan_name}",
         f"  time     at least {plan.minutes:.1f} min at {plan.calls_per_minute:g} calls/min (the shared "
         "limiter's rate, for live and history DAGs together)",

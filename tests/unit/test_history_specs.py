@@ -91,7 +91,7 @@ def test_backfill_of_cmc_prices_counts_credits_by_points():
     plan = plan_backfill("cmc_price_history", T0, T0 + 6 * DAY, config=config, now=T0 + 10 * DAY)
     # one 7-day run: 150 coins in two calls of 100 and 50, 168 points each
     assert (plan.calls, plan.credits) == (2, 168 + 84)
-    assert "150 ids" in describe(plan)
+    assert "150 coins" in describe(plan)
 
 
 def test_a_catchup_the_days_credits_cannot_carry_is_refused_with_the_top_n_that_fits():
