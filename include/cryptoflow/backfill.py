@@ -93,7 +93,7 @@ def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str
     ids = spec.id_count(config)
     if not endpoint.allowed_on(plan_name):  # every run ends skipped with the plan's reason, no call
         return Plan(dag_id, runs, ids, 0, 0, len(runs), config.api(spec.api).calls_per_minute, 0, plan_name,
-                    unit=_unit(spec), gated=True)
+                    unit=spec.unit, gated=True)
     depth = spec.history_limit(plan_name)
     calls = naive = credits = skipped = 0
     for run_start, run_end in runs:
@@ -105,13 +105,7 @@ def plan_backfill(dag_id: str, start: datetime, end: datetime, *, plan_name: str
         calls, credits = calls + c, credits + k
         naive += spec.naive_calls(*reach, ids)
     return Plan(dag_id, runs, ids, calls, naive, skipped, config.api(spec.api).calls_per_minute, credits,
-                plan_name, unit=_unit(spec))
-
-
-def _unit(spec) -> str:
-    if spec.series:
-        return "one series"
-    return "pairs" if spec.ids.per_network else "coins"
+                plan_name, unit=spec.unit)
 
 
 def describe(plan: Plan) -> str:

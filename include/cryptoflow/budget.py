@@ -265,6 +265,7 @@ class HistoryBudget:
     catchup_calls: int = 0
     catchup_credits: int = 0
     run_calls: int = 0  # one run of window_days once caught up
+    unit: str = "coins"  # what the ids are (HistorySpec.unit): top_n counts coins only
     lane_per_minute: float = 0.0  # history's own lane of the limiter: (1 - history.live_share) x the limit
     note: str = ""
 
@@ -298,10 +299,10 @@ def history_budget(name: str, config: Config, plan: str) -> HistoryBudget:
     run_calls, _ = spec.catchup_cost(ids, dataset.window_days, dataset.window_days)
     cut = f", cut to plan {plan}'s {depth}" if depth is not None and depth < dataset.start_days_ago else ""
     lane = config.api(spec.api).calls_per_minute * (1 - config.history_live_share)
-    what = "one series" if spec.series else f"{ids} ids" if spec.ids.per_network else f"{ids} coins"
+    what = spec.unit if spec.series else f"{ids} {spec.unit}"
     return HistoryBudget(name, spec.api, "on", coins=ids, days=days, window_days=dataset.window_days,
                          catchup_calls=calls, catchup_credits=credits, run_calls=run_calls,
-                         lane_per_minute=lane, note=f"{days} days{cut} x {what}")
+                         lane_per_minute=lane, unit=spec.unit, note=f"{days} days{cut} x {what}")
 
 
 def _catchup_credits(name: str, ids: int, days: int, window_days: int) -> int:
@@ -481,7 +482,7 @@ def history_problems(b: ApiBudget) -> list[str]:
             fixes = []
             coins = _largest(h.coins, lambda n, h=h, room=room: _catchup_credits(h.name, n, h.days,
                                                                                  h.window_days) <= room)
-            if coins is not None and h.coins > 1 and "ids" not in h.note:
+            if coins is not None and h.unit == "coins":
                 fixes.append(f"lower history.{h.name}.top_n to {coins:,} (from {h.coins:,})")
             days = _largest(h.days, lambda d, h=h, room=room: _catchup_credits(h.name, h.coins, d,
                                                                                h.window_days) <= room)

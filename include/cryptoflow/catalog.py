@@ -320,6 +320,13 @@ class HistorySpec:
         return self.endpoint_obj.max_ids or 1
 
     @property
+    def unit(self) -> str:
+        """What the run's ids are, for people: ``coins``, ``pairs`` (CMC DEX), or ``one series``."""
+        if self.series:
+            return "one series"
+        return "pairs" if self.ids.per_network else "coins"
+
+    @property
     def daily(self) -> bool:
         return self.span.step >= timedelta(days=1)
 
