@@ -1,11 +1,12 @@
 {#- For the reconciliation tests: the price points of the raw /coins/{id}/market_chart/range bodies, read
     from the JSON itself (not through staging, which is what they check), as CTEs `history_windows` (each
-    landed window of usd from `fetched_since` on), `history_observed` (its price points) and
+    landed window of usd fetched from `since` on whose interval ends after it: only such windows hold
+    points from `since` on), `history_observed` (its price points) and
     `history_points` (asset_id, observed_at): a point counted only inside its window - [interval_start,
     interval_end) and [from, to] - with a price, and only when no later fetch of the coin covers its
     time. -#}
 
-{% macro raw_history_points(fetched_since) -%}
+{% macro raw_history_points(since) -%}
 history_windows as (
 
     select
@@ -20,7 +21,8 @@ history_windows as (
     from {{ source('coingecko', 'coins_market_chart_range') }} as landed
     where
         landed.request_params ->> 'vs_currency' = 'usd'
-        and landed.fetched_at >= {{ fetched_since }}
+        and landed.fetched_at >= {{ since }}
+        and landed.interval_end > {{ since }}
 
 ),
 
@@ -61,11 +63,12 @@ history_points as (
 {%- endmacro %}
 
 {#- For the reconciliation tests: the (cmc_id, price_hour) points of the raw CMC
-    /v2/cryptocurrency/quotes/historical bodies fetched from `fetched_since` on, read from the JSON with
+    /v2/cryptocurrency/quotes/historical bodies fetched from `since` on whose interval ends after it,
+    read from the JSON with
     JSON paths (not through staging nor macro cmc_quotes_history_points, which is what they check), as CTE
     `cmc_history_hours`: a coin object is `data` itself (one id) or a member of `data` (keyed by id); a
     sample counts with a USD price, inside its landing's data interval. -#}
-{% macro raw_cmc_history_hours(fetched_since) -%}
+{% macro raw_cmc_history_hours(since) -%}
 cmc_history_coins as (
 
     select
@@ -78,7 +81,9 @@ cmc_history_coins as (
         union all
         select jsonb_path_query(landed.body_json, 'strict $.data.* ? (exists(@.quotes))')
     ) as coins (coin)
-    where landed.fetched_at >= {{ fetched_since }}
+    where
+        landed.fetched_at >= {{ since }}
+        and landed.interval_end > {{ since }}
 
 ),
 

@@ -11,10 +11,14 @@
 -- So a (coin, time) comes from the latest fetch of it, and a later fetch that no longer has a point
 -- there removes it.
 --
--- No DISTINCT ON, aggregate or window function: the view stays a plain join, so Postgres pushes a
--- filter on the landing's columns (landed_xid, fetched_at, interval_start, interval_end) down to the raw
--- table, and an incremental mart reads only what it filters. The overlap check is an anti-join on the
--- raw table that the planner can drive by its fetched_at index (a later fetch is fetched at or after).
+-- No DISTINCT ON, aggregate or window function over the points: the view stays a plain join, so
+-- Postgres pushes a filter on the landing's columns (landed_xid, fetched_at, interval_start,
+-- interval_end) down to the raw table, and an incremental mart reads only what it filters. The overlap
+-- check is decided per window, not per point: `superseded` pairs each window with the later fetches of
+-- its coin whose spans overlap it (windows only, no body: a few rows, and none unless an interval was
+-- landed again), so its cost follows the windows, and a point is checked against its own window's pairs
+-- only. The three series are read in one pass (ROWS FROM zips them by position): indexing into a body's
+-- arrays point by point would read the whole body again for every point.
 with
 
 source as (
@@ -28,9 +32,9 @@ windows as (
     select
         source.landing_id,
         source.run_id,
-        {{ market_chart_coin_id('source.endpoint') }} as coin_id,
-        lower(source.request_params ->> 'vs_currency') as vs_currency,
-        {{ market_chart_covered('source') }} as covered,
+        per_window.coin_id,
+        per_window.vs_currency,
+        per_window.covered,
         source.interval_start,
         source.interval_end,
         source.fetched_at,
@@ -38,13 +42,22 @@ windows as (
         source.landed_xid,
         source.body_json
     from source
+    cross join lateral (  -- noqa: ST05
+        -- once per window, not once per point: OFFSET 0 keeps Postgres from moving these expressions
+        -- into the points' rows (the path's regex alone, per point, was most of a full build's time)
+        select
+            {{ market_chart_coin_id('source.endpoint') }} as coin_id,
+            lower(source.request_params ->> 'vs_currency') as vs_currency,
+            {{ market_chart_covered('source') }} as covered
+        offset 0  -- noqa: PRS
+    ) as per_window
 
 ),
 
-later_windows as (
+fetches as (
 
-    -- every landed window again (a read of its own: a filter on the windows read above must not
-    -- restrict the fetches that may supersede them)
+    -- every landed window again, without its body (a read of its own: a filter on the windows read
+    -- above must not restrict the fetches that may supersede them)
     select
         later.landing_id,
         {{ market_chart_coin_id('later.endpoint') }} as coin_id,
@@ -55,19 +68,43 @@ later_windows as (
 
 ),
 
+superseded as materialized (
+
+    -- a window's spans that a later fetch of the same coin speaks for
+    select
+        earlier.landing_id,
+        later.covered
+    from fetches as earlier
+    inner join fetches as later
+        on
+            earlier.coin_id = later.coin_id
+            and earlier.vs_currency = later.vs_currency
+            and earlier.fetched_at <= later.fetched_at
+            and (earlier.fetched_at < later.fetched_at or earlier.landing_id < later.landing_id)
+            and earlier.covered && later.covered
+
+),
+
+-- (sqlfluff cannot parse ROWS FROM: its checks are off for this CTE)
+-- noqa: disable=PRS,RF01
 points as (
 
     select
         windows.*,
-        price.ordinality as position_in_body,
-        price.point as price_point,
-        windows.body_json -> 'market_caps' -> (price.ordinality::integer - 1) as market_cap_point,
-        windows.body_json -> 'total_volumes' -> (price.ordinality::integer - 1) as volume_point,
-        {{ epoch_ms_timestamp("price.point ->> 0") }} as observed_at
+        series.ordinality as position_in_body,
+        series.price_point,
+        series.market_cap_point,
+        series.volume_point,
+        {{ epoch_ms_timestamp("series.price_point ->> 0") }} as observed_at
     from windows
-    cross join lateral jsonb_array_elements(windows.body_json -> 'prices') with ordinality as price (point, ordinality)
+    cross join lateral rows from (
+        jsonb_array_elements(windows.body_json -> 'prices'),
+        jsonb_array_elements(windows.body_json -> 'market_caps'),
+        jsonb_array_elements(windows.body_json -> 'total_volumes')
+    ) with ordinality as series (price_point, market_cap_point, volume_point, ordinality)
 
 ),
+-- noqa: enable=all
 
 kept as (
 
@@ -77,13 +114,10 @@ kept as (
     where
         points.covered @> points.observed_at
         and not exists (
-            select from later_windows
+            select from superseded
             where
-                later_windows.coin_id = points.coin_id
-                and later_windows.vs_currency = points.vs_currency
-                and later_windows.fetched_at >= points.fetched_at
-                and (later_windows.fetched_at > points.fetched_at or later_windows.landing_id > points.landing_id)
-                and later_windows.covered @> points.observed_at
+                superseded.landing_id = points.landing_id
+                and superseded.covered @> points.observed_at
         )
 
 ),
