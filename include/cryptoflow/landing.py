@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS {table} (
 CREATE INDEX IF NOT EXISTS {landed_index} ON {table} (landed_at);
 CREATE INDEX IF NOT EXISTS {xid_index} ON {table} (landed_xid);
 CREATE INDEX IF NOT EXISTS {fetched_index} ON {table} (fetched_at);
+-- one path's fetches in fetch order: a per-id endpoint's staging finds the later fetches of a window
+CREATE INDEX IF NOT EXISTS {endpoint_index} ON {table} (endpoint, fetched_at);
 """
 
 
@@ -103,6 +105,7 @@ def ensure_raw_table(cur, raw_table: str) -> None:
         interval_check=sql.Identifier(f"{name}_interval_order"),
         landed_index=sql.Identifier(f"{name}_landed_at"),
         fetched_index=sql.Identifier(f"{name}_fetched_at"),
+        endpoint_index=sql.Identifier(f"{name}_endpoint_fetched_at"),
         xid_index=sql.Identifier(f"{name}_landed_xid"),
     ))
 
