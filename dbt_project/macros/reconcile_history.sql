@@ -4,7 +4,8 @@
     points from `since` on), `history_observed` (its price points) and
     `history_points` (asset_id, observed_at): a point counted only inside its window - [interval_start,
     interval_end) and [from, to] - with a price, and only when no later fetch of the coin covers its
-    time. -#}
+    time (the later fetches' spans gathered once per window, by the raw table's (endpoint, fetched_at)
+    index: a check per point against every window was quadratic in history). -#}
 
 {% macro raw_history_points(since) -%}
 history_windows as (
@@ -15,10 +16,41 @@ history_windows as (
         landed.interval_start,
         landed.interval_end,
         landed.body_json,
-        substring(landed.endpoint from '^/coins/([^/]+)/market_chart/range$') as asset_id,
-        coalesce(to_timestamp((landed.request_params ->> 'from')::numeric), '-infinity') as window_from,
-        coalesce(to_timestamp((landed.request_params ->> 'to')::numeric), 'infinity') as window_to
+        per_window.asset_id,
+        per_window.window_from,
+        per_window.window_to,
+        per_window.later_spans
     from {{ source('coingecko', 'coins_market_chart_range') }} as landed
+    cross join lateral (
+        -- once per window, not per point (OFFSET 0 keeps Postgres from folding it into the points)
+        select
+            substring(landed.endpoint from '^/coins/([^/]+)/market_chart/range$') as asset_id,
+            coalesce(to_timestamp((landed.request_params ->> 'from')::numeric), '-infinity') as window_from,
+            coalesce(to_timestamp((landed.request_params ->> 'to')::numeric), 'infinity') as window_to,
+            -- where later fetches of the same path speak: each one's interval cut to its [from, to]
+            (
+                select range_agg(
+                    case
+                        when coalesce(to_timestamp((later.request_params ->> 'from')::numeric), '-infinity')
+                            <= coalesce(to_timestamp((later.request_params ->> 'to')::numeric), 'infinity')
+                            then tstzrange(later.interval_start, later.interval_end, '[)')
+                            * tstzrange(
+                                coalesce(to_timestamp((later.request_params ->> 'from')::numeric), '-infinity'),
+                                coalesce(to_timestamp((later.request_params ->> 'to')::numeric), 'infinity'),
+                                '[]'
+                            )
+                        else 'empty'::tstzrange
+                    end
+                )
+                from {{ source('coingecko', 'coins_market_chart_range') }} as later
+                where
+                    later.endpoint = landed.endpoint
+                    and later.request_params ->> 'vs_currency' = 'usd'
+                    and later.fetched_at >= landed.fetched_at
+                    and (later.fetched_at, later.landing_id) > (landed.fetched_at, landed.landing_id)
+            ) as later_spans
+        offset 0
+    ) as per_window
     where
         landed.request_params ->> 'vs_currency' = 'usd'
         and landed.fetched_at >= {{ since }}
@@ -49,15 +81,7 @@ history_points as (
         and history_observed.observed_at >= history_observed.interval_start
         and history_observed.observed_at < history_observed.interval_end
         and history_observed.observed_at between history_observed.window_from and history_observed.window_to
-        and not exists (
-            select from history_windows as later
-            where
-                later.asset_id = history_observed.asset_id
-                and (later.fetched_at, later.landing_id) > (history_observed.fetched_at, history_observed.landing_id)
-                and history_observed.observed_at >= later.interval_start
-                and history_observed.observed_at < later.interval_end
-                and history_observed.observed_at between later.window_from and later.window_to
-        )
+        and not coalesce(history_observed.later_spans @> history_observed.observed_at, false)
 
 )
 {%- endmacro %}

@@ -27,7 +27,7 @@ since as (
 
 ),
 
-{{ raw_history_points("(select since.first_day::timestamp at time zone 'UTC' from since)") }},
+{{ raw_history_points("(select since.first_day::timestamp at time zone 'UTC' from since)") }},  -- noqa: PRS
 
 {{ raw_cmc_history_hours("(select since.first_day::timestamp at time zone 'UTC' from since)") }},
 

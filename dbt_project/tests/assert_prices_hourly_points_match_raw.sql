@@ -30,7 +30,7 @@ snapshot_points as (
 
 ),
 
-{{ raw_history_points(var('test_since')) }},
+{{ raw_history_points(var('test_since')) }},  -- noqa: PRS
 
 history_hours as (
 
