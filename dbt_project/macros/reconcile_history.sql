@@ -1,7 +1,7 @@
 {#- For the reconciliation tests: the price points of the raw /coins/{id}/market_chart/range bodies, read
     from the JSON itself (not through staging, which is what they check), as CTEs `history_windows` (each
-    landed window of usd fetched from `since` on whose interval ends after it: only such windows hold
-    points from `since` on), `history_observed` (its price points) and
+    landed window of usd fetched from `since` on whose interval and requested `to` end after it: only
+    such windows hold points from `since` on), `history_observed` (its price points) and
     `history_points` (asset_id, observed_at): a point counted only inside its window - [interval_start,
     interval_end) and [from, to] - with a price, and only when no later fetch of the coin covers its
     time (the later fetches' spans gathered once per window, by the raw table's (endpoint, fetched_at)
@@ -55,6 +55,7 @@ history_windows as (
         landed.request_params ->> 'vs_currency' = 'usd'
         and landed.fetched_at >= {{ since }}
         and landed.interval_end > {{ since }}
+        and coalesce(to_timestamp((landed.request_params ->> 'to')::numeric), 'infinity') >= {{ since }}
 
 ),
 
