@@ -46,12 +46,16 @@ from tests.conftest import reset_controls
 
 pytestmark = pytest.mark.slow
 
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-DAY1 = TODAY - timedelta(days=2)
+# The last round is 50 minutes before the session starts: the recency tests of its build compare with
+# the real clock (a round fixed at yesterday's 23:10 failed them from 23:10 UTC on). It is at 02:00 or
+# later of its UTC day, so the hour before it is on the same day; before that, the previous day's 23:10.
+R3 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=50)
+if R3.hour < 2:
+    R3 = R3.replace(hour=0, minute=0) - timedelta(minutes=50)
+DAY1 = R3.replace(hour=0, minute=0) - timedelta(days=1)  # the day before the last round's
 R1 = DAY1 + timedelta(hours=9, minutes=10)
 R2 = DAY1 + timedelta(hours=15, minutes=40)
 R2_AGAIN = R2 + timedelta(minutes=25)  # the clock when r2's intervals are landed again
-R3 = TODAY - timedelta(minutes=50)  # yesterday 23:10
 SETTINGS = {
     "CRYPTOFLOW__UNIVERSE__TOP_N": "50",
     "CRYPTOFLOW__DATASETS__COINGECKO_COINS__TOP_N": "3",
