@@ -31,18 +31,20 @@ history_windows as (
             (
                 select range_agg(
                     case
-                        when coalesce(to_timestamp((later.request_params ->> 'from')::numeric), '-infinity')
-                            <= coalesce(to_timestamp((later.request_params ->> 'to')::numeric), 'infinity')
+                        when bounds.window_from <= bounds.window_to
                             then tstzrange(later.interval_start, later.interval_end, '[)')
-                            * tstzrange(
-                                coalesce(to_timestamp((later.request_params ->> 'from')::numeric), '-infinity'),
-                                coalesce(to_timestamp((later.request_params ->> 'to')::numeric), 'infinity'),
-                                '[]'
-                            )
+                            * tstzrange(bounds.window_from, bounds.window_to, '[]')
                         else 'empty'::tstzrange
                     end
                 )
                 from {{ source('coingecko', 'coins_market_chart_range') }} as later
+                cross join lateral (
+                    select
+                        coalesce(to_timestamp((later.request_params ->> 'from')::numeric), '-infinity')
+                        as window_from,
+                        coalesce(to_timestamp((later.request_params ->> 'to')::numeric), 'infinity')
+                        as window_to
+                ) as bounds
                 where
                     later.endpoint = landed.endpoint
                     and later.request_params ->> 'vs_currency' = 'usd'
