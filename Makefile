@@ -17,6 +17,10 @@ export DBT_USE_COLORS := false
 EXECUTOR ?=
 EXECUTOR_ARG := $(if $(strip $(EXECUTOR)),--executor $(strip $(EXECUTOR)))
 
+# make test runs the test files on this many processes (pytest-xdist, a file stays on one process);
+# each has its own databases, Airflow home and ports. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 .PHONY: help setup lock manifest manifest-if-stale demo budget backfill stop env status sandbox test test-fast lint bench clean
 
 help: ## list the targets
@@ -57,8 +61,8 @@ status: setup ## what of the local stack is running
 sandbox: setup ## run the API sandbox in the foreground
 	@$(PY) -m cryptoflow.sandbox
 
-test: setup manifest-if-stale ## run every test (unit, sandbox, DAG, end to end, dbt)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: setup manifest-if-stale ## run every test (unit, sandbox, DAG, end to end, dbt) on TEST_WORKERS processes
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup ## the unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

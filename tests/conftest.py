@@ -23,13 +23,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except StackError as exc:
         pytest.exit(f"cannot start the tests' Postgres: {exc}", returncode=3)
     drop_stale_sessions(server)
+    config.stash[SERVER_KEY] = server
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller runs no test; each worker is a session with its own profile
     # One profile per test session (its own warehouse, metadata database and Airflow home), so that
     # concurrent sessions never see each other's rows or runs.
     profile = environment.Profile(f"test_{os.getpid()}", airflow_port=free_port(), sandbox_port=free_port())
     ensure_database(server, profile.warehouse_db, environment.WAREHOUSE_SCHEMAS)
     ensure_database(server, profile.metadata_db)
     os.environ.update(environment.stack_env(profile, server))
-    config.stash[SERVER_KEY] = server
     config.stash[PROFILE_KEY] = profile
 
 

@@ -34,10 +34,9 @@ def test_incremental_mart_equals_a_full_rebuild(sandbox, api_connections, monkey
     for name, value in api_connections.items():
         monkeypatch.setenv(name, value)
     sandbox.reset()
-    # Start from nothing: no raw rows, no mart (other tests of the session may have landed some).
-    if warehouse.execute("SELECT to_regclass('raw.coingecko__coins_markets')").fetchone()[0]:
-        warehouse.execute("TRUNCATE raw.coingecko__coins_markets")
-    warehouse.execute("DROP TABLE IF EXISTS marts.fct_price_hourly")
+    # Start from nothing: no raw rows, no models (other tests of the session may have landed some: the
+    # build below tests every model, DEX networks too).
+    empty_warehouse(warehouse)
 
     land_hour(sandbox, 9, 40, "r1")
     first = run_dbt(["build"])
