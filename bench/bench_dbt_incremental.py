@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from bench.bench_history import run_history
+from bench.bench_history import NOW, run_history  # the history ends at NOW's midnight; live hours follow
 from bench.common import api_connection, bench_stack, lift_limits, report
 
 COINS = int(os.environ.get("BENCH_DBT_COINS", "300"))
 DAYS = int(os.environ.get("BENCH_DBT_DAYS", "365"))
-NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # the history ends at its midnight; live hours follow
 LIVE = "raw.coingecko__coins_markets"
 
 

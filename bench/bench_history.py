@@ -36,7 +36,9 @@ SCALE_COINS = int(os.environ.get("BENCH_HISTORY_SCALE_COINS", "2000"))
 SCALE_UNIVERSE = 10_000  # the sandbox's universe for the scale slice (its default has 620 coins)
 SCALE_DAYS = int(os.environ.get("BENCH_HISTORY_SCALE_DAYS", "90"))
 AIRFLOW_TASK_S = 0.2  # Airflow's own cost of one task here (PLATFORM_NOTES)
-NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+# The history ends at today's UTC midnight (and the sandbox's clock runs from 06:00): the plan's depth is
+# counted from the real clock, so a fixed date would drift out of it and shorten the year.
+NOW = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
 NAME = "coingecko_price_history"
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,14 +185,16 @@ def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_
     conn.autocommit = True
     hook = ApiHook(api, lane="history")
     calls = gone = points = 0
-    began = time.monotonic()
     try:
         migrate(conn)
         done = _resume(conn, dag_id, run_id, batch=batch["batch"], coins=batch["coins"], start=start, end=end,
                        cuts=cuts)
         total = _run_total(conn, dag_id, run_id)
         for unit in spec.units(batch["coins"]):
-            for window in [w for w in cuts if any((i, w.start) not in done for i in unit)]:
+            todo = [w for w in cuts if any((i, w.start) not in done for i in unit)]
+            if not todo:
+                continue  # landed by an earlier try
+            for window in todo:
                 params, path_values, wanted = spec.call(unit, window, now=_now())
                 try:
                     listing = hook.fetch(spec.endpoint, params, path_values=path_values, wanted=wanted,
@@ -222,8 +223,8 @@ def land_history_batch(name: str, batch: Mapping[str, Any], *, dag_id: str, run_
                               cur, dag_id, run_id, ids=u, window=w, start=start, end=end,  # commits with
                               status="landed", calls=c, points=n))  # the rows
                 points += count
-            _log_progress(conn, dag_id, run_id, total=total, calls=calls, began=began,
-                          rate=config.api(spec.api).calls_per_minute)
+            _log_progress(conn, dag_id, run_id, total=total, windows_per_id=len(cuts),
+                          per_call=spec.per_call, rate=config.api(spec.api).calls_per_minute)
         conn.execute("UPDATE ops.history_batches SET completed_at = clock_timestamp() "
                      "WHERE dag_id = %s AND run_id = %s AND batch = %s", (dag_id, run_id, batch["batch"]))
     finally:
@@ -291,16 +292,26 @@ def _run_total(conn, dag_id: str, run_id: str) -> int:
                         (dag_id, run_id)).fetchone()[0]
 
 
-def _log_progress(conn, dag_id: str, run_id: str, *, total: int, calls: int, began: float,
+def _log_progress(conn, dag_id: str, run_id: str, *, total: int, windows_per_id: int, per_call: int,
                   rate: float) -> None:
-    done, spent = conn.execute(
-        "SELECT count(DISTINCT coin_id), coalesce(sum(calls), 0) FROM ops.history_progress "
-        "WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)).fetchone()
-    elapsed = time.monotonic() - began
-    pace = calls / elapsed * 60 if calls and elapsed > 0 else rate  # this task's calls per minute
-    left = max(0, total - done)
-    log.info("progress %s: %d of %d coins, %d calls spent; about %.1f min left at %.1f calls/min",
-             run_id, done, total, spent, left / max(pace, 1e-9), pace)
+    """Log the run's progress, every task of it together: ids done (each window landed, or gone), calls
+    spent, and the time left for the windows no task has landed yet, at the run's pace so far (its calls
+    since its first batch started; the configured rate before any call)."""
+    started, done, left_of_started, spent, elapsed = conn.execute(
+        """SELECT count(*), count(*) FILTER (WHERE p.gone OR p.windows >= %(w)s),
+                  coalesce(sum(CASE WHEN p.gone THEN 0 ELSE greatest(0, %(w)s - p.windows) END), 0)::bigint,
+                  coalesce(sum(p.calls), 0)::bigint,
+                  extract(epoch FROM clock_timestamp() - (
+                      SELECT min(b.started_at) FROM ops.history_batches AS b
+                      WHERE b.dag_id = %(dag)s AND b.run_id = %(run)s))::float8
+           FROM (SELECT count(*) AS windows, bool_or(status = 'gone') AS gone, sum(calls) AS calls
+                 FROM ops.history_progress WHERE dag_id = %(dag)s AND run_id = %(run)s
+                 GROUP BY coin_id) AS p""",
+        {"w": windows_per_id, "dag": dag_id, "run": run_id}).fetchone()
+    pace = spent / elapsed * 60 if spent and elapsed else rate  # the run's calls a minute
+    calls_left = -(-(left_of_started + max(0, total - started) * windows_per_id) // per_call)
+    log.info("progress %s: %d of %d ids done, %d calls spent; about %.1f min left (%d calls at %.0f a "
+             "minute)", run_id, done, total, spent, calls_left / max(pace, 1e-9), calls_left, pace)
 
 
 def progress_rows(conn) -> list[tuple]:

@@ -113,7 +113,8 @@ def test_back_to_back_intervals_have_no_gap_and_no_doubled_hour(env, sandbox, wa
         assert sorted(stamps) == hours  # each hour once, none missing, the boundary in the later interval
 
 
-def test_a_killed_try_resumes_without_refetching_and_a_rerun_refetches_the_same(env, sandbox, warehouse):
+def test_a_killed_try_resumes_without_refetching_and_a_rerun_refetches_the_same(env, sandbox, warehouse,
+                                                                                 caplog):
     [batch] = plan("run-k")
     # the third call hangs; the try is killed while it waits, as a worker lost mid-run
     sandbox.set_faults(api="coingecko", endpoint="coins_market_chart_range", kind="slow", delay_s=HELD_S,
@@ -137,7 +138,15 @@ def test_a_killed_try_resumes_without_refetching_and_a_rerun_refetches_the_same(
     sandbox.clear_faults()
 
     sandbox.reset_accounting()
-    summary = land_history_batch(NAME, batch, dag_id=DAG_ID, run_id="run-k")  # the retry
+    with caplog.at_level("INFO", logger="cryptoflow.history"):
+        summary = land_history_batch(NAME, batch, dag_id=DAG_ID, run_id="run-k")  # the retry
+    # the run's progress, the killed try's coins and calls included: one window (one call) per coin
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress run-k: ")]
+    assert [m.split(";")[0] for m in said] == [
+        f"progress run-k: {n} of {TOP_N} ids done, {n} calls spent" for n in range(3, TOP_N + 1)]
+    assert [m.split("(")[1].split(" at ")[0] for m in said] == [
+        f"{TOP_N - n} calls" for n in range(3, TOP_N + 1)]
+    assert " about 0.0 min left (0 calls at " in said[-1]
     assert calls(sandbox) == TOP_N - 2  # only the coins the killed try lacked
     assert (summary["skipped_as_landed"], summary["calls"]) == (2, TOP_N - 2)
     first = raw(warehouse)
