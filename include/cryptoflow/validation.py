@@ -18,6 +18,7 @@ zone). Facts behind the checks:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -187,25 +188,75 @@ def check_records(records: list[Any], rule: BodyRule, *, first_page: bool = True
 
 
 def check_record(record: Any, rule: BodyRule) -> None:
-    """One record against ``rule``; the message names the field (the caller adds the record)."""
+    """One record against ``rule``; the message names the field (the caller adds the record).
+
+    The values are checked first without their concrete paths (:func:`_values`: a history body holds
+    thousands of ``[ms, value]`` rows, and naming each one cost more than the rest of a call); only a
+    field that fails is walked again with :func:`reach`, for the message."""
     nullable = set(rule.nullable)
     for name in rule.required:
-        for where, value in reach(record, name):
-            if value is MISSING:
-                raise InvalidBody(f"missing field {where!r}")
-            if value is None and name not in nullable:
-                raise InvalidBody(f"field {where!r} is null")
+        values = _values(record, name)
+        if values is None or any(v is MISSING or (v is None and name not in nullable) for v in values):
+            _explain_required(record, name, nullable)
     for kind, check, expected in TYPED:
         for name in getattr(rule, kind):
-            for where, value in reach(record, name):
-                if value is MISSING:
-                    continue  # absence is the business of `required`
-                if value is None:
-                    if name not in nullable:
-                        raise InvalidBody(f"field {where!r} is null, expected {expected}")
-                elif not check(value):
-                    kind_of = type(value).__name__
-                    raise InvalidBody(f"field {where!r} is {kind_of} {value!r}, expected {expected}")
+            values = _values(record, name)
+            null_ok = name in nullable
+            if values is None or not all(
+                    v is MISSING or (null_ok if v is None else check(v)) for v in values):
+                _explain_typed(record, name, null_ok, check, expected)
+
+
+def _values(record: Any, path: str) -> list[Any] | None:
+    """The values :func:`reach` finds, without their paths; ``None`` where :func:`reach` raises (then
+    it runs, and says where)."""
+    found = [record]
+    for part in _segments(path):
+        step: list[Any] = []
+        if part == "[]":
+            for node in found:
+                if isinstance(node, list):
+                    step += node
+                elif node is None or node is MISSING:
+                    step.append(MISSING)
+                else:
+                    return None
+        elif part.isdigit():
+            at = int(part)
+            for node in found:
+                if isinstance(node, dict):
+                    step.append(node.get(part, MISSING))
+                else:
+                    step.append(node[at] if isinstance(node, list) and at < len(node) else MISSING)
+        else:
+            step = [node.get(part, MISSING) if isinstance(node, dict) else MISSING for node in found]
+        found = step
+    return found
+
+
+@functools.cache
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.replace("[]", ".[]").split("."))
+
+
+def _explain_required(record: Any, name: str, nullable: set[str]) -> None:
+    for where, value in reach(record, name):
+        if value is MISSING:
+            raise InvalidBody(f"missing field {where!r}")
+        if value is None and name not in nullable:
+            raise InvalidBody(f"field {where!r} is null")
+
+
+def _explain_typed(record: Any, name: str, null_ok: bool, check, expected: str) -> None:
+    for where, value in reach(record, name):
+        if value is MISSING:
+            continue  # absence is the business of `required`
+        if value is None:
+            if not null_ok:
+                raise InvalidBody(f"field {where!r} is null, expected {expected}")
+        elif not check(value):
+            kind_of = type(value).__name__
+            raise InvalidBody(f"field {where!r} is {kind_of} {value!r}, expected {expected}")
 
 
 def validate(text: str, content_type: str | None, rule: BodyRule, *, first_page: bool = True
