@@ -86,3 +86,24 @@ def sandbox_connections(sandbox, plans=SANDBOX_PLANS) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{api.upper()}": json.dumps({
         "conn_type": "http", "host": sandbox.base_url(api, plan), "password": sandbox.key(api, plan),
         "extra": {"plan": plan}}) for api, plan in plans}
+
+
+def kill_history_try(name: str, batch: dict, *, dag_id: str, run_id: str, env: dict[str, str], landed,
+                     after: int) -> None:
+    """A worker lost mid-run: land ``batch`` of history dataset ``name`` in a child process and kill it
+    once ``landed()`` (the try's landed progress rows) reaches ``after`` and its next call is in the
+    sandbox's hands (the caller holds that call with a ``slow`` fault)."""
+    import json
+    import time
+
+    code = ("import json, sys; from cryptoflow.history import land_history_batch; "
+            f"land_history_batch({name!r}, json.loads(sys.argv[1]), dag_id={dag_id!r}, run_id={run_id!r})")
+    child = subprocess.Popen([sys.executable, "-c", code, json.dumps(batch)], env={**os.environ, **env})
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and landed() < after:
+            time.sleep(0.2)
+        time.sleep(1.0)  # the next call is held by the sandbox now
+    finally:
+        child.kill()
+        child.wait()

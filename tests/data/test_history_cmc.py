@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -255,3 +256,39 @@ def test_cmc_ohlcv_on_startup_returns_every_candle_of_the_window_once(env, sandb
 def _coins(body):
     data = body["data"]
     return data.values() if "quotes" not in data else [data]
+
+
+def test_a_killed_dex_try_resumes_without_refetching_and_a_rerun_refetches_the_same(env, sandbox, warehouse):
+    """The restart of a CMC DEX run, one pair a call: what a killed try landed is not fetched again."""
+    from tests.helpers import kill_history_try
+
+    name = "cmc_dex_pair_ohlcv_history"
+    pairs = len(load_config().dex.networks) * PAIRS
+    [batch] = plan_history(name, interval_start=FIRST[0], interval_end=FIRST[1], run_after=None,
+                           dag_id=DAG_ID, run_id="run-k")
+    assert len(batch["coins"]) == pairs >= 3
+
+    def landed() -> int:
+        return warehouse.execute("SELECT count(*) FROM ops.history_progress WHERE dag_id = %s AND "
+                                 "run_id = 'run-k' AND status = 'landed'", (DAG_ID,)).fetchone()[0]
+
+    # the third call is held; the try is killed while it waits
+    sandbox.set_faults(api="cmc_dex", endpoint="pairs_ohlcv_historical", kind="slow", delay_s=5, after=2,
+                       count=1)
+    sandbox.reset_accounting()
+    kill_history_try(name, batch, dag_id=DAG_ID, run_id="run-k", env=env, landed=landed, after=2)
+    assert landed() == 2 and len(bodies(warehouse, name)) == 2  # what landed, landed whole
+    time.sleep(5)  # the held call ends (unanswered) before the calls are counted again
+    sandbox.clear_faults()
+
+    sandbox.reset_accounting()
+    summary = land_history_batch(name, batch, dag_id=DAG_ID, run_id="run-k")  # the retry
+    assert spent(sandbox, "cmc_dex", "pairs_ohlcv_historical")[0] == pairs - 2  # only the pairs it lacked
+    assert (summary["skipped_as_landed"], summary["calls"]) == (2, pairs - 2)
+    first = bodies(warehouse, name)
+    assert landed() == pairs and len(first) == pairs
+
+    sandbox.reset_accounting()
+    land_history_batch(name, batch, dag_id=DAG_ID, run_id="run-k")  # cleared after it finished
+    assert spent(sandbox, "cmc_dex", "pairs_ohlcv_historical")[0] == pairs  # every pair again
+    assert bodies(warehouse, name) == first  # replaced, not added: the same rows

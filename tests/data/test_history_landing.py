@@ -7,9 +7,6 @@ interval older than the plan reaches skipped with the reason before any call.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +15,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from cryptoflow.catalog import history_spec
 from cryptoflow.history import land_history_batch, plan_history
+from tests.helpers import kill_history_try
 
 pytestmark = pytest.mark.slow
 
@@ -120,17 +118,8 @@ def test_a_killed_try_resumes_without_refetching_and_a_rerun_refetches_the_same(
     sandbox.set_faults(api="coingecko", endpoint="coins_market_chart_range", kind="slow", delay_s=HELD_S,
                        after=2, count=1)
     sandbox.reset_accounting()
-    code = ("import json, sys; from cryptoflow.history import land_history_batch; "
-            f"land_history_batch({NAME!r}, json.loads(sys.argv[1]), dag_id={DAG_ID!r}, run_id='run-k')")
-    child = subprocess.Popen([sys.executable, "-c", code, json.dumps(batch)], env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and progress(warehouse, "run-k") < 2:
-            time.sleep(0.2)
-        time.sleep(1.0)  # the third call is in the sandbox's hands now
-    finally:
-        child.kill()
-        child.wait()
+    kill_history_try(NAME, batch, dag_id=DAG_ID, run_id="run-k", env=env,
+                     landed=lambda: progress(warehouse, "run-k"), after=2)
     assert progress(warehouse, "run-k") == 2
     assert len(raw(warehouse)) == 2  # what landed, landed whole: no partial coin
     assert status_row(warehouse, "run-k")[3:7] == (TOP_N, 2, 0, 2)  # make status: 2 of 5 coins, 2 calls
