@@ -202,9 +202,21 @@ def check_record(record: Any, rule: BodyRule) -> None:
         for name in getattr(rule, kind):
             values = _values(record, name)
             null_ok = name in nullable
-            if values is None or not all(
-                    v is MISSING or (null_ok if v is None else check(v)) for v in values):
+            if values is None or not (_plainly(check, values) or all(
+                    v is MISSING or (null_ok if v is None else check(v)) for v in values)):
                 _explain_typed(record, name, null_ok, check, expected)
+
+
+def _plainly(check, values: list[Any]) -> bool:
+    """True when ``values`` all pass ``check`` at a glance: plain finite numbers, or plain integers in
+    the BIGINT range (a JSON array of numbers, as orjson parses it). False says nothing: the values are
+    then checked one by one."""
+    if check is _is_number:
+        return all(type(v) is float or type(v) is int for v in values) and all(map(math.isfinite, values))
+    if check is _is_integer:
+        return (all(type(v) is int for v in values)
+                and (not values or (BIGINT[0] <= min(values) and max(values) <= BIGINT[1])))
+    return False
 
 
 def _values(record: Any, path: str) -> list[Any] | None:
@@ -223,11 +235,9 @@ def _values(record: Any, path: str) -> list[Any] | None:
                     return None
         elif part.isdigit():
             at = int(part)
-            for node in found:
-                if isinstance(node, dict):
-                    step.append(node.get(part, MISSING))
-                else:
-                    step.append(node[at] if isinstance(node, list) and at < len(node) else MISSING)
+            step = [node[at] if isinstance(node, list) and at < len(node)
+                    else node.get(part, MISSING) if isinstance(node, dict) else MISSING
+                    for node in found]
         else:
             step = [node.get(part, MISSING) if isinstance(node, dict) else MISSING for node in found]
         found = step
