@@ -138,7 +138,7 @@ def reach(record: Any, path: str) -> list[tuple[str, Any]]:
     is null). Something other than a list (or null) where the path says ``[]`` is :class:`InvalidBody`.
     """
     found: list[tuple[str, Any]] = [("", record)]
-    for part in path.replace("[]", ".[]").split("."):
+    for part in _segments(path):
         step: list[tuple[str, Any]] = []
         for where, node in found:
             if part != "[]":

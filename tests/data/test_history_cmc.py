@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from cryptoflow.catalog import NETWORK_SEP, history_spec
 from cryptoflow.config import load_config
 from cryptoflow.history import land_history_batch, plan_history
+from tests.helpers import kill_history_try
 
 pytestmark = pytest.mark.slow
 
@@ -260,8 +261,6 @@ def _coins(body):
 
 def test_a_killed_dex_try_resumes_without_refetching_and_a_rerun_refetches_the_same(env, sandbox, warehouse):
     """The restart of a CMC DEX run, one pair a call: what a killed try landed is not fetched again."""
-    from tests.helpers import kill_history_try
-
     name = "cmc_dex_pair_ohlcv_history"
     pairs = len(load_config().dex.networks) * PAIRS
     [batch] = plan_history(name, interval_start=FIRST[0], interval_end=FIRST[1], run_after=None,
