@@ -48,6 +48,35 @@ def sandbox_pages(sandbox, api_name: str, plan: str, endpoint_name: str, params=
     return pages, records
 
 
+def lasting_intervals(dag_ids, margin) -> dict:
+    """Each DAG's current interval (what ``dags test`` of its latest tick runs), all of them staying
+    current (a snapshot run lands only that: ``end >= now - cadence``) for ``margin`` more; when one
+    would stop sooner, wait for the tick that starts its next. A test that runs an interval twice, or
+    many DAGs one after another, asks for as long as it takes: the first run near the end of an hour
+    and the second past it would be skipped (rightly) as past."""
+    import time
+    from datetime import UTC, datetime
+
+    from cryptoflow.config import load_config
+    from cryptoflow.snapshots import current_interval
+
+    datasets = [load_config().dataset(dag_id) for dag_id in dag_ids]
+    if any(ds.cadence <= margin for ds in datasets):
+        raise ValueError(f"no interval of {dag_ids} stays current for {margin}")
+    while True:
+        now = datetime.now(UTC)
+        intervals = {ds.name: current_interval(ds.schedule, now) for ds in datasets}
+        left = min(intervals[ds.name][1] + ds.cadence - now for ds in datasets)
+        if left >= margin:
+            return intervals
+        time.sleep(left.total_seconds() + 1)
+
+
+def lasting_interval(dag_id: str, margin) -> tuple:
+    """:func:`lasting_intervals` of one DAG."""
+    return lasting_intervals([dag_id], margin)[dag_id]
+
+
 def empty_warehouse(conn) -> None:
     """Every raw table emptied and every dbt-built schema dropped (raw and ops stay, as migrated): a test
     that runs ``dbt_marts`` by hand builds the whole project, so it must not read what other tests of the

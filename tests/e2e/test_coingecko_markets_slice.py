@@ -7,7 +7,7 @@ leave every count and value as it was.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -15,26 +15,27 @@ import pytest
 import requests
 
 from cryptoflow.apis import get_api
-from tests.helpers import airflow_cli, audits_since, empty_warehouse, last_audit_id
+from tests.helpers import airflow_cli, audits_since, empty_warehouse, last_audit_id, lasting_interval
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-# The last full hour: a snapshot DAG lands only its current interval (a past one is skipped). The
-# sandbox's clock is frozen inside it, so "now" answers are the same on every call.
-# Set when the module's tests start (clock_now), not at import: collection may precede them by more
-# than an hour in a full run, and the interval would then be past (skipped).
+# The last full hour: a snapshot DAG lands only its current interval (a past one is skipped), so the
+# test's two runs must both start before the next hour ends it; when fewer than MARGIN are left, the
+# module waits for the next tick. The sandbox's clock is frozen inside it, so "now" answers are the
+# same on every call. Set when the module's tests start (clock_now), not at import: collection may
+# precede them by more than an hour in a full run, and the interval would then be past (skipped).
 INTERVAL: tuple[datetime, datetime]
 SANDBOX_NOW: datetime
 LOGICAL_DATE: str  # `dags test` files a manual run under the interval that ends at its logical date
 PAST_INTERVAL: tuple[datetime, datetime]
 TOP_N = 300
+MARGIN = timedelta(minutes=8)  # how long the module may take: its interval stays current that long
 
 
 @pytest.fixture(scope="module", autouse=True)
 def clock_now() -> None:
     global INTERVAL, SANDBOX_NOW, LOGICAL_DATE, PAST_INTERVAL  # noqa: PLW0603 (read by every test here)
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    INTERVAL = (hour - timedelta(hours=1), hour)
+    INTERVAL = lasting_interval("coingecko_markets", MARGIN)
     SANDBOX_NOW = INTERVAL[0] + timedelta(minutes=17, seconds=23)
     LOGICAL_DATE = INTERVAL[1].isoformat()
     PAST_INTERVAL = (INTERVAL[0] - timedelta(days=3), INTERVAL[1] - timedelta(days=3))

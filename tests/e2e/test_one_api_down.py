@@ -32,10 +32,8 @@ import pytest
 
 from cryptoflow.apis import get_api
 from cryptoflow.client import RetryPolicy
-from cryptoflow.config import load_config
-from cryptoflow.snapshots import current_interval
 from tests.conftest import reset_controls
-from tests.helpers import airflow_cli, sandbox_pages
+from tests.helpers import airflow_cli, lasting_intervals, sandbox_pages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -86,24 +84,6 @@ class Outage:
     recovered: Run
     breaker_after_recovery: tuple
     pages: dict[str, list[str]] = field(default_factory=dict)  # what the sandbox serves, fetched directly
-
-
-def interval_of(dag_id: str) -> tuple[datetime, datetime]:
-    """The DAG's current interval (what `dags test` of its latest tick runs)."""
-    return current_interval(load_config().dataset(dag_id).schedule, datetime.now(UTC))
-
-
-def wait_for_lasting_intervals() -> None:
-    """When an interval of these DAGs would stop being current (a snapshot run lands only that) before
-    the module ends, wait for the tick that starts the next one."""
-    now = datetime.now(UTC)
-    lefts = []
-    for dag_id, *_ in DATASETS:
-        dataset = load_config().dataset(dag_id)
-        _, end = current_interval(dataset.schedule, now)
-        lefts.append(end + dataset.cadence - now)
-    if min(lefts) < MARGIN:
-        time.sleep(min(lefts).total_seconds() + 1)
 
 
 def calls_by_api(sandbox) -> dict[str, int]:
@@ -167,8 +147,7 @@ def outage(sandbox, airflow_db, warehouse_dsn) -> Iterator[Outage]:
             "conn_type": "http", "host": sandbox.base_url(api, plan), "password": sandbox.key(api, plan),
             "extra": {"plan": plan}})
     tables = {dag_id: get_api(api).raw_table(endpoint) for dag_id, api, endpoint, *_ in DATASETS}
-    wait_for_lasting_intervals()
-    intervals = {dag_id: interval_of(dag_id) for dag_id, *_ in DATASETS}
+    intervals = lasting_intervals([dag_id for dag_id, *_ in DATASETS], MARGIN)
     cmc_table = tables["cmc_listings"]
     with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
         raw_before = {dag_id: raw_state(conn, table) for dag_id, table in tables.items()}

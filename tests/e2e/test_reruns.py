@@ -22,16 +22,21 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from cryptoflow.config import load_config
-from cryptoflow.snapshots import current_interval
-from tests.helpers import airflow_cli, audits_since, empty_warehouse, last_audit_id, sandbox_pages
+from tests.helpers import (
+    airflow_cli,
+    audits_since,
+    empty_warehouse,
+    last_audit_id,
+    lasting_interval,
+    sandbox_pages,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -50,19 +55,6 @@ GAP = timedelta(minutes=5)  # T2 - T1 unless a better T2 is found (markets)
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def lasting_interval(dag_id: str) -> tuple[datetime, datetime]:
-    """The DAG's current interval, one that stays current (``end >= now - cadence``) for ``MARGIN``; when
-    the next tick is nearer, wait for it."""
-    dataset = load_config().dataset(dag_id)
-    now = datetime.now(UTC)
-    start, end = current_interval(dataset.schedule, now)
-    left = end + dataset.cadence - now
-    if left < MARGIN:
-        time.sleep(left.total_seconds() + 1)
-        start, end = current_interval(dataset.schedule, datetime.now(UTC))
-    return start, end
 
 
 def dags_test(dag_id: str, end: datetime, env: dict[str, str]) -> str:
@@ -212,7 +204,7 @@ def records(pages: list[str]) -> dict[str, dict]:
 def test_a_markets_rerun_replaces_raw_rows_and_mart_values_with_the_new_data(
         sandbox, api_connections, airflow_db, warehouse):
     table = "raw.coingecko__coins_markets"
-    interval = lasting_interval("coingecko_markets")
+    interval = lasting_interval("coingecko_markets", MARGIN)
     end = interval[1]
     t1 = interval[0] + T1_OFFSET
     t2, top_changes = changed_top(t1, end)
@@ -275,7 +267,7 @@ def test_a_markets_rerun_replaces_raw_rows_and_mart_values_with_the_new_data(
 def test_a_per_id_rerun_replaces_every_coins_row_with_the_new_data(sandbox, api_connections, airflow_db,
                                                                     warehouse):
     table = "raw.coingecko__coin"
-    interval = lasting_interval("coingecko_coins")
+    interval = lasting_interval("coingecko_coins", MARGIN)
     end = interval[1]
     t1 = interval[0] + T1_OFFSET
     t2 = t1 + GAP
@@ -317,7 +309,7 @@ def test_a_per_id_rerun_replaces_every_coins_row_with_the_new_data(sandbox, api_
 def test_a_paged_rerun_replaces_every_page_with_the_new_data(sandbox, api_connections, airflow_db,
                                                              warehouse):
     table = "raw.cmc_dex__spot_pairs_latest"
-    interval = lasting_interval("cmc_dex_spot_pairs")
+    interval = lasting_interval("cmc_dex_spot_pairs", MARGIN)
     end = interval[1]
     t1 = interval[0] + T1_OFFSET
     t2 = t1 + GAP

@@ -12,7 +12,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,7 +21,7 @@ import pytest
 from cryptoflow.apis import get_api
 from cryptoflow.config import load_config
 from tests.conftest import reset_controls
-from tests.helpers import airflow_cli
+from tests.helpers import airflow_cli, lasting_intervals
 from tests.helpers import sandbox_pages as fetch_pages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # "now" answers are the same bytes on every call.
 # (set when the module's tests start, not at import: a full run may collect it more than an hour before)
 LOGICAL_DATE: datetime
+MARGIN = timedelta(minutes=8)  # how long the module's runs may take: their intervals stay current that long
 TOP_N = 300
 PLANS = {"coingecko": "demo", "cmc": "basic", "cmc_dex": "basic"}  # the conftest's connections
 
@@ -108,7 +109,8 @@ GATED = Case("cmc_exchange_listings", "cmc", "exchange_listings_latest")
 @pytest.fixture(scope="module", autouse=True)
 def clock_now() -> None:
     global LOGICAL_DATE  # noqa: PLW0603 (read by every test here)
-    LOGICAL_DATE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    intervals = lasting_intervals([case.dag_id for case in [*CASES, GATED]], MARGIN)
+    LOGICAL_DATE = max(end for _, end in intervals.values())  # the last tick: the hourly DAGs'
 
 
 @pytest.fixture(scope="module")
