@@ -15,8 +15,8 @@ Figures:
   points/s landed, where the pipeline itself bottlenecks.
 
 Airflow's own cost per task is measured by ``tests/devstack`` runs and in PLATFORM_NOTES (about 0.2 s a
-task): a run of 300 coins is 12 mapped tasks of 25 calls, so at 15 calls a minute Airflow's share of the
-wall time is 12 x 0.2 s against 20 minutes of paced calls (0.2 %); the figure
+task): a run of 300 coins is 6 mapped tasks of 50 calls, so at 15 calls a minute Airflow's share of the
+wall time is 6 x 0.2 s against 20 minutes of paced calls (0.1 %); the figure
 ``airflow_share_estimate`` prints that arithmetic for the rate used here.
 """
 

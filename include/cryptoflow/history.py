@@ -42,9 +42,11 @@ from cryptoflow.warehouse import WAREHOUSE_CONN_ID, connect, migrate
 log = logging.getLogger(__name__)
 
 # Calls (of one window) per mapped task: enough paced calls per task to outweigh Airflow's own cost of
-# a task (about 0.2 s), few enough that a failed task costs little to redo; more than MAX_BATCHES x
-# this make batches larger instead of more tasks (bounded mapping).
-BATCH_COINS = 25
+# a task (about 0.2 s of scheduling, and seconds of CPU to start its process and parse the DAG: the
+# running tasks share the rate, end together and are replaced together); a retry resumes from the
+# progress rows, so a larger batch costs no more to redo. More than MAX_BATCHES x this make batches
+# larger instead of more tasks (bounded mapping).
+BATCH_COINS = 50
 MAX_BATCHES = 64
 
 
