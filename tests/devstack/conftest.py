@@ -11,12 +11,16 @@ test that counts DAG runs an empty metadata database and warehouse, whatever ear
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -62,11 +66,34 @@ def cli_local_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("devstack-local")
 
 
+@contextmanager
+def cli_profile_lock(pg_server) -> Iterator[None]:
+    """The CLI profile's databases on ``pg_server`` to this process alone: its stacks use the same
+    database names from every pytest-xdist worker (and every checkout testing on the same server), and a
+    test that makes them fresh would drop another's under its running stack."""
+    dsn = urlparse(pg_server.admin_dsn)
+    path = Path(tempfile.gettempdir()) / f"cryptoflow-{CLI_PROFILE}-{dsn.hostname}-{dsn.port}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _one_cli_stack_at_a_time(request) -> Iterator[None]:
+    """Each test that runs the CLI's stack (asks for ``cli_env``) holds :func:`cli_profile_lock`."""
+    if "cli_env" not in request.fixturenames:
+        yield
+        return
+    with cli_profile_lock(request.getfixturevalue("pg_server")):
+        yield
+
+
 @pytest.fixture(scope="session")
 def cli_databases(pg_server, cli_local_dir) -> None:
     """Fresh databases for the CLI's stack: an empty warehouse, and a metadata database at head copied
     from a template (migrated once, ever, and again only when Airflow's head moves)."""
-    _fresh_cli_databases(pg_server, cli_local_dir)
+    with cli_profile_lock(pg_server):
+        _fresh_cli_databases(pg_server, cli_local_dir)
 
 
 @pytest.fixture
