@@ -13,6 +13,8 @@ import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import psutil
@@ -392,10 +394,9 @@ def live_price_points(pg_server) -> list[int]:
         WHERE e->>'current_price' IS NOT NULL ORDER BY 1""")
     points: set[tuple[str, datetime]] = set()
     out: list[int] = []
-    for at, (start, coin, hour) in enumerate(rows):
-        points.add((coin, hour))
-        if at + 1 == len(rows) or rows[at + 1][0] != start:
-            out.append(len(points))
+    for _, landing in groupby(rows, key=itemgetter(0)):
+        points.update((coin, hour) for _, coin, hour in landing)
+        out.append(len(points))
     return out
 
 
